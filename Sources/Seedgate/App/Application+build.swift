@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Builds the whole server: store, engine, workers, routes. `seedgate serve` and the tests call
+/// this same function, so tests exercise the real wiring.
+public func buildApplication(
+    _ config: SeedgateConfiguration,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    try config.validate()
+    try DataDirectory.prepare(config.dataDirectory)
+    let lock = try DataDirectory.lockForServing(config.dataDirectory)
+
+    let provider = try await SQLiteProvider.open(path: config.databasePath, logger: logger)
+    let store = Store(provider: provider)
+    try await store.migrate()
+    // This process holds the serve lock, so no other server can own a review lease.
+    try await store.releaseAllReviewLeases()
+
+    let httpClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(30)),
+            decompression: .disabled
+        )
+    )
+    let urlGuard = URLGuard(allowPrivate: config.allowPrivateURLs)
+    let signal = WorkSignal()
+    let assets = AssetService(store: store, urlGuard: urlGuard, signal: signal)
+    let reviewer = LocalReviewer(
+        fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard),
+        scratchDirectory: "\(config.dataDirectory)/tmp"
+    )
+
+    let router = buildRouter(store: store, assets: assets)
+    let resources = ResourceService {
+        try? await httpClient.shutdown()
+        await provider.close()
+        DataDirectory.unlock(lock)
+    }
+    let worker = ReviewWorker(store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
+        services: [resources, worker],
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+}
+
+func buildRouter(store: Store, assets: AssetService) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.get("health") { _, _ in "ok" }
+
+    // apimart (seeds 000, 002)
+    let apimart = router.group("v1")
+        .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart))
+        .add(middleware: AuthMiddleware(store: store))
+        .group(context: AuthenticatedContext.self)
+    ApimartAssetRoutes(assets: assets).register(on: apimart)
+    ApimartTaskRoutes(assets: assets).register(on: apimart)
+
+    // toapis (seed 001)
+    let toapis = router.group("v1/videos/doubao-seedance-2-0/private-avatar")
+        .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .toapis))
+        .add(middleware: AuthMiddleware(store: store))
+        .group(context: AuthenticatedContext.self)
+    ToapisRoutes(assets: assets).register(on: toapis)
+
+    // crun (seeds 003, 004)
+    let crun = router.group("api/v1/client/job")
+        .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .crun))
+        .add(middleware: AuthMiddleware(store: store))
+        .group(context: AuthenticatedContext.self)
+    CrunRoutes(assets: assets).register(on: crun)
+    return router
+}
+
+/// Holds shared resources open while the server runs and closes them last on shutdown
+/// (services stop in reverse order, so this one stops after the server and the workers).
+struct ResourceService: Service {
+    let close: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}

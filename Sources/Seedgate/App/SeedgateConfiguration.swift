@@ -1,0 +1,58 @@
+import Configuration
+import Foundation
+import Logging
+
+/// Everything `seedgate serve` can be told. Each setting comes from a flag, else from its
+/// environment variable (`SEEDGATE_PORT`, ...), else from the default.
+public struct SeedgateConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = ".seedgate"
+    /// The base of every absolute link Seedgate hands out; defaults to `http://<host>:<port>`.
+    public var publicURL: String?
+    /// Development only: lets the server fetch URLs on loopback and private networks.
+    public var allowPrivateURLs = false
+    /// How many assets are reviewed at once.
+    public var reviewConcurrency = 4
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public var effectivePublicURL: String {
+        let base = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        return base.hasSuffix("/") ? String(base.dropLast()) : base
+    }
+
+    public var databasePath: String { "\(dataDirectory)/seedgate.sqlite" }
+
+    /// Fills every setting the flags left unset from the environment.
+    public mutating func applyEnvironment(_ reader: ConfigReader) {
+        host = reader.string(forKey: "seedgate.host") ?? host
+        port = reader.int(forKey: "seedgate.port") ?? port
+        dataDirectory = reader.string(forKey: "seedgate.data.dir") ?? dataDirectory
+        publicURL = reader.string(forKey: "seedgate.public.url") ?? publicURL
+        allowPrivateURLs = reader.bool(forKey: "seedgate.allow.private.urls") ?? allowPrivateURLs
+        reviewConcurrency = reader.int(forKey: "seedgate.review.concurrency") ?? reviewConcurrency
+        if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
+            logLevel = level
+        }
+    }
+
+    /// Refuses settings that cannot work, naming the setting.
+    public func validate() throws {
+        guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
+        guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
+            throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")
+        }
+        if let publicURL {
+            guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {
+                throw ConfigurationError("public URL (--public-url / SEEDGATE_PUBLIC_URL) must be an absolute http(s) URL, not '\(publicURL)'")
+            }
+        }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

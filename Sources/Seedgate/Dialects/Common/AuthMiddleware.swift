@@ -1,0 +1,35 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Proves the caller's key from `Authorization: Bearer <key>` or `x-api-key: <key>` (either header,
+/// on every route) and records it on the context. Unknown and revoked keys are refused alike.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let store: Store
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let secret = Self.secret(from: request.headers), !secret.isEmpty,
+              let key = try await store.authenticate(secret: secret)
+        else {
+            throw SeedgateError.unauthorized
+        }
+        var context = context
+        context.apiKey = key
+        context.logger[metadataKey: "key"] = .string(key.id)
+        return try await next(request, context)
+    }
+
+    static func secret(from headers: HTTPFields) -> String? {
+        if let authorization = headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        if let name = HTTPField.Name("x-api-key"), let key = headers[name] {
+            return key.trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The asset operations every dialect calls. Dialects turn their wire JSON into these calls and the
+/// results back into their JSON; every rule lives here or in `AssetRules`.
+public struct AssetService: Sendable {
+    let store: Store
+    let urlGuard: URLGuard
+    let signal: WorkSignal
+
+    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal) {
+        self.store = store
+        self.urlGuard = urlGuard
+        self.signal = signal
+    }
+
+    /// One asset of a submission, as the client wrote it, with the field paths for error messages.
+    public struct Item: Sendable {
+        public var url: String
+        public var name: String?
+        public var urlField: String
+        public var nameField: String
+
+        public init(url: String, name: String?, urlField: String, nameField: String) {
+            self.url = url
+            self.name = name
+            self.urlField = urlField
+            self.nameField = nameField
+        }
+    }
+
+    public func createGroup(key: APIKey, name: String, description: String?, projectName: String?) async throws -> AssetGroup {
+        let name = try AssetRules.groupName(name, field: "name")
+        let description = try AssetRules.description(description, field: "description")
+        let project = try AssetRules.projectName(projectName, field: "project_name")
+        return try await store.createGroup(keyID: key.id, name: name, description: description, projectName: project)
+    }
+
+    /// Validates and stores a batch of assets for review; nothing is stored when any item is invalid.
+    public func submit(
+        key: APIKey, target: GroupTarget, projectName: String?, type: MediaType, items: [Item], countField: String
+    ) async throws -> AssetReviewTask {
+        try AssetRules.count(items.count, field: countField)
+        let project = try AssetRules.projectName(projectName, field: "project_name")
+        var inputs: [AssetInput] = []
+        for item in items {
+            let url = try urlGuard.checkSyntax(item.url, field: item.urlField).absoluteString
+            let name = try AssetRules.name(item.name ?? AssetRules.defaultName(for: url), field: item.nameField)
+            inputs.append(AssetInput(url: url, name: name))
+        }
+        var target = target
+        if case .new(let name, let description) = target {
+            target = .new(
+                name: try AssetRules.groupName(name, field: "group.name"),
+                description: try AssetRules.description(description, field: "group.description")
+            )
+        }
+        let task = try await store.submitAssets(keyID: key.id, target: target, projectName: project, type: type, inputs: inputs)
+        signal.notify()
+        return task
+    }
+
+    public func asset(key: APIKey, id: String) async throws -> Asset {
+        guard let asset = try await store.asset(id: id, keyID: key.id) else { throw SeedgateError.notFound("asset", id) }
+        return asset
+    }
+
+    public func reviewTask(key: APIKey, id: String) async throws -> AssetReviewTask? {
+        try await store.reviewTask(id: id, keyID: key.id)
+    }
+}

@@ -1,0 +1,71 @@
+import HTTPTypes
+
+/// The one error type of the domain. Each dialect renders it in its own envelope; nothing below the
+/// dialect layer knows about envelopes.
+public struct SeedgateError: Error, Sendable, Equatable {
+    /// What went wrong, in terms a client can act on. Each kind maps to one HTTP status.
+    public enum Kind: Sendable, Equatable {
+        case invalidRequest
+        case unauthorized
+        case insufficientCredits
+        case notFound
+        case conflict
+        case payloadTooLarge
+        case rateLimited
+        case unavailable
+        case internalError
+    }
+
+    public var kind: Kind
+    /// A stable machine code, e.g. `invalid_request`, `asset_not_found`.
+    public var code: String
+    /// What is wrong and why, for a person.
+    public var message: String
+    /// The request field the error is about, when there is one (`assets[2].url`).
+    public var param: String?
+
+    public init(_ kind: Kind, code: String, message: String, param: String? = nil) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.param = param
+    }
+
+    public var status: HTTPResponse.Status {
+        switch kind {
+        case .invalidRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .insufficientCredits: .init(code: 402, reasonPhrase: "Payment Required")
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
+        case .internalError: .internalServerError
+        }
+    }
+}
+
+extension SeedgateError {
+    /// A request field that breaks a rule. The message always starts with the field's name.
+    public static func invalid(_ field: String, _ rule: String, code: String = "invalid_request") -> SeedgateError {
+        SeedgateError(.invalidRequest, code: code, message: "\(field): \(rule)", param: field)
+    }
+
+    public static func missing(_ field: String) -> SeedgateError {
+        .invalid(field, "is required", code: "missing_field")
+    }
+
+    public static let unauthorized = SeedgateError(
+        .unauthorized, code: "invalid_api_key",
+        message: "missing, unknown or revoked API key; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
+    )
+
+    public static func notFound(_ what: String, _ id: String) -> SeedgateError {
+        SeedgateError(.notFound, code: "\(what)_not_found", message: "\(what) '\(id)' does not exist")
+    }
+
+    public static func internalError(_ message: String = "internal error; the request was not completed") -> SeedgateError {
+        SeedgateError(.internalError, code: "internal_error", message: message)
+    }
+}

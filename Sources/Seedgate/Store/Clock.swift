@@ -1,0 +1,7 @@
+import Foundation
+
+/// Time as the store keeps it: integer milliseconds since the Unix epoch.
+enum Clock {
+    static func millis(_ date: Date = Date()) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import Synchronization
+
+/// Where the store's SQL runs. One SQL implementation of the store sits on top; this protocol only says
+/// how to get a connection and how to run a transaction on one.
+public protocol DatabaseProvider: Sendable {
+    /// Runs `body` on a connection outside any explicit transaction (single statements are atomic).
+    func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// Runs `body` inside one transaction: all of it commits, or none of it does.
+    func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// The SQL dialect family, for the few statements that differ.
+    var flavor: SQLFlavor { get }
+    func close() async
+}
+
+public enum SQLFlavor: Sendable { case sqlite, postgres }
+
+/// SQLite in WAL mode: one writer connection (transactions take it in turn through a mutex, and
+/// `BEGIN IMMEDIATE` makes other processes such as `seedgate keys create` wait on the busy timeout
+/// instead of failing), and a few reader connections that never block the writer.
+public final class SQLiteProvider: DatabaseProvider {
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncMutex()
+    private let nextReader = ReaderCursor()
+    public var flavor: SQLFlavor { .sqlite }
+
+    public static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLiteProvider {
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        // WAL first, on the writer, so readers open in WAL mode.
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+            _ = try await writer.query(pragma)
+        }
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await reader.query("PRAGMA busy_timeout = 10000")
+            readers.append(reader)
+        }
+        return SQLiteProvider(writer: writer, readers: readers)
+    }
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = writer
+        self.readers = readers
+    }
+
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await body(readers[nextReader.next() % readers.count].sql())
+    }
+
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let db = writer.sql()
+        return try await writeLock.withLock {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func close() async {
+        for connection in readers + [writer] {
+            try? await connection.close()
+        }
+    }
+}
+
+/// A lock-free round-robin counter for picking a reader connection.
+private final class ReaderCursor: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+}

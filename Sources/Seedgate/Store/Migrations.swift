@@ -1,0 +1,84 @@
+import SQLKit
+
+/// The schema, as an append-only list of steps. Each step runs once, in its own transaction, and is
+/// recorded in `schema_migrations`. SQL here is the common subset of SQLite and PostgreSQL: TEXT ids,
+/// BIGINT millisecond timestamps, no engine-specific types.
+enum Migrations {
+    static let steps: [[String]] = [
+        // 1: keys, groups, tasks, assets
+        [
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                secret_hash TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                revoked_at BIGINT
+            )
+            """,
+            """
+            CREATE TABLE asset_groups (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                project_name TEXT NOT NULL,
+                is_default INTEGER NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX asset_groups_one_default ON asset_groups(key_id) WHERE is_default = 1",
+            """
+            CREATE TABLE tasks (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                kind TEXT NOT NULL,
+                group_id TEXT REFERENCES asset_groups(id),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX tasks_by_key ON tasks(key_id, created_at)",
+            """
+            CREATE TABLE assets (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                group_id TEXT NOT NULL REFERENCES asset_groups(id),
+                task_id TEXT REFERENCES tasks(id),
+                position INTEGER NOT NULL DEFAULT 0,
+                name TEXT NOT NULL,
+                media_type TEXT NOT NULL,
+                source_url TEXT NOT NULL,
+                status TEXT NOT NULL,
+                failure_code TEXT,
+                failure_message TEXT,
+                metadata TEXT,
+                lease_owner TEXT,
+                lease_until BIGINT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX assets_by_task ON assets(task_id, position)",
+            "CREATE INDEX assets_review_queue ON assets(status, lease_until)",
+        ],
+    ]
+
+    static func apply(on provider: any DatabaseProvider) async throws {
+        try await provider.transaction { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        for (index, statements) in steps.enumerated() {
+            let version = index + 1
+            try await provider.transaction { db in
+                // Checked inside the transaction so two processes starting together apply each step once.
+                let done = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: version)").first()
+                guard done == nil else { return }
+                for statement in statements {
+                    try await db.raw("\(unsafeRaw: statement)").run()
+                }
+                try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Clock.millis()))").run()
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+import Foundation
+import SQLKit
+
+/// Everything Seedgate keeps, behind one SQL implementation that runs on SQLite and PostgreSQL.
+/// Every state change is a conditional update on the current state, so two workers can never
+/// both finish the same piece of work.
+public struct Store: Sendable {
+    public let provider: any DatabaseProvider
+
+    public init(provider: any DatabaseProvider) {
+        self.provider = provider
+    }
+
+    public func migrate() async throws {
+        try await Migrations.apply(on: provider)
+    }
+}
+
+// MARK: - Keys
+
+extension Store {
+    /// Creates a key and returns it with its secret; the secret is not kept.
+    public func createKey(name: String) async throws -> (key: APIKey, secret: String) {
+        let secret = KeySecret.generate()
+        let key = APIKey(id: Identifiers.key(), name: name, createdAt: Date())
+        try await provider.transaction { db in
+            try await db.raw("""
+                INSERT INTO api_keys (id, name, secret_hash, created_at)
+                VALUES (\(bind: key.id), \(bind: key.name), \(bind: KeySecret.hash(secret)), \(bind: Clock.millis(key.createdAt)))
+                """).run()
+        }
+        return (key, secret)
+    }
+
+    /// The live key whose secret this is, or nil for an unknown or revoked one.
+    public func authenticate(secret: String) async throws -> APIKey? {
+        let hash = KeySecret.hash(secret)
+        return try await provider.read { db in
+            try await db.raw("SELECT id, name, created_at, revoked_at FROM api_keys WHERE secret_hash = \(bind: hash) AND revoked_at IS NULL")
+                .first()
+                .map(Self.key(from:))
+        }
+    }
+
+    public func listKeys() async throws -> [APIKey] {
+        try await provider.read { db in
+            try await db.raw("SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id").all().map(Self.key(from:))
+        }
+    }
+
+    public func keyCount() async throws -> Int {
+        try await provider.read { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM api_keys").first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
+    /// Revokes a key; false when there is no such live key.
+    public func revokeKey(id: String) async throws -> Bool {
+        try await provider.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE api_keys SET revoked_at = \(bind: Clock.millis()) WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING id
+                """).all()
+            return !rows.isEmpty
+        }
+    }
+
+    private static func key(from row: any SQLRow) throws -> APIKey {
+        APIKey(
+            id: try row.decode(column: "id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Clock.date)
+        )
+    }
+}
+
+// MARK: - Groups
+
+extension Store {
+    public func createGroup(keyID: String, name: String, description: String, projectName: String) async throws -> AssetGroup {
+        try await provider.transaction { db in
+            try await Self.insertGroup(db, keyID: keyID, name: name, description: description, projectName: projectName, isDefault: false)
+        }
+    }
+
+    public func group(id: String, keyID: String) async throws -> AssetGroup? {
+        try await provider.read { db in try await Self.group(db, id: id, keyID: keyID) }
+    }
+
+    static func group(_ db: any SQLDatabase, id: String, keyID: String) async throws -> AssetGroup? {
+        try await db.raw("SELECT * FROM asset_groups WHERE id = \(bind: id) AND key_id = \(bind: keyID)")
+            .first()
+            .map(Self.group(from:))
+    }
+
+    static func insertGroup(
+        _ db: any SQLDatabase, keyID: String, name: String, description: String, projectName: String, isDefault: Bool
+    ) async throws -> AssetGroup {
+        let group = AssetGroup(
+            id: Identifiers.group(), keyID: keyID, name: name, description: description,
+            projectName: projectName, createdAt: Date()
+        )
+        try await db.raw("""
+            INSERT INTO asset_groups (id, key_id, name, description, project_name, is_default, created_at)
+            VALUES (\(bind: group.id), \(bind: keyID), \(bind: name), \(bind: description), \(bind: projectName),
+                    \(bind: isDefault ? 1 : 0), \(bind: Clock.millis(group.createdAt)))
+            """).run()
+        return group
+    }
+
+    /// The key's default group (crun uploads land there), made on first use.
+    static func defaultGroup(_ db: any SQLDatabase, keyID: String) async throws -> AssetGroup {
+        if let row = try await db.raw("SELECT * FROM asset_groups WHERE key_id = \(bind: keyID) AND is_default = 1").first() {
+            return try group(from: row)
+        }
+        return try await insertGroup(db, keyID: keyID, name: "default", description: "Assets uploaded without a group", projectName: "default", isDefault: true)
+    }
+
+    private static func group(from row: any SQLRow) throws -> AssetGroup {
+        AssetGroup(
+            id: try row.decode(column: "id", as: String.self),
+            keyID: try row.decode(column: "key_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            projectName: try row.decode(column: "project_name", as: String.self),
+            createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self))
+        )
+    }
+}
+
+// MARK: - Assets and review tasks
+
+/// Where a new batch of assets goes.
+public enum GroupTarget: Sendable, Equatable {
+    case new(name: String, description: String)
+    case existing(id: String)
+    case keyDefault
+}
+
+/// One asset to submit for review.
+public struct AssetInput: Sendable, Equatable {
+    public var url: String
+    public var name: String
+
+    public init(url: String, name: String) {
+        self.url = url
+        self.name = name
+    }
+}
+
+extension Store {
+    /// Stores a review task and its assets (and the group, when the submission makes one) in one
+    /// transaction. Throws `group_not_found` when the target group is not the key's.
+    public func submitAssets(
+        keyID: String, target: GroupTarget, projectName: String, type: MediaType, inputs: [AssetInput]
+    ) async throws -> AssetReviewTask {
+        try await provider.transaction { db in
+            let group: AssetGroup
+            switch target {
+            case .new(let name, let description):
+                group = try await Self.insertGroup(db, keyID: keyID, name: name, description: description, projectName: projectName, isDefault: false)
+            case .existing(let id):
+                guard let found = try await Self.group(db, id: id, keyID: keyID) else {
+                    throw SeedgateError(.notFound, code: "group_not_found", message: "group_id: group '\(id)' does not exist", param: "group_id")
+                }
+                group = found
+            case .keyDefault:
+                group = try await Self.defaultGroup(db, keyID: keyID)
+            }
+            let now = Date()
+            let taskID = Identifiers.task(at: now)
+            try await db.raw("""
+                INSERT INTO tasks (id, key_id, kind, group_id, created_at)
+                VALUES (\(bind: taskID), \(bind: keyID), 'asset_review', \(bind: group.id), \(bind: Clock.millis(now)))
+                """).run()
+            var assets: [Asset] = []
+            for (position, input) in inputs.enumerated() {
+                let asset = Asset(
+                    id: Identifiers.asset(at: now), keyID: keyID, groupID: group.id, taskID: taskID, name: input.name,
+                    type: type, sourceURL: input.url, status: .processing, failure: nil, createdAt: now, updatedAt: now
+                )
+                try await db.raw("""
+                    INSERT INTO assets (id, key_id, group_id, task_id, position, name, media_type, source_url, status, created_at, updated_at)
+                    VALUES (\(bind: asset.id), \(bind: keyID), \(bind: group.id), \(bind: taskID), \(bind: position), \(bind: asset.name),
+                            \(bind: type.rawValue), \(bind: asset.sourceURL), 'processing', \(bind: Clock.millis(now)), \(bind: Clock.millis(now)))
+                    """).run()
+                assets.append(asset)
+            }
+            return AssetReviewTask(id: taskID, keyID: keyID, groupID: group.id, createdAt: now, assets: assets)
+        }
+    }
+
+    public func asset(id: String, keyID: String) async throws -> Asset? {
+        try await provider.read { db in
+            try await db.raw("SELECT * FROM assets WHERE id = \(bind: id) AND key_id = \(bind: keyID)").first().map(Self.asset(from:))
+        }
+    }
+
+    /// The review task with this id, if the key owns it.
+    public func reviewTask(id: String, keyID: String) async throws -> AssetReviewTask? {
+        try await provider.read { db in
+            guard let row = try await db.raw("""
+                SELECT id, key_id, group_id, created_at FROM tasks WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'asset_review'
+                """).first()
+            else { return nil }
+            let assets = try await db.raw("SELECT * FROM assets WHERE task_id = \(bind: id) ORDER BY position").all().map(Self.asset(from:))
+            return AssetReviewTask(
+                id: id, keyID: keyID,
+                groupID: try row.decode(column: "group_id", as: String.self),
+                createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
+                assets: assets
+            )
+        }
+    }
+
+    /// Claims the oldest asset awaiting review whose lease is free or expired. One statement, so two
+    /// workers can never hold the same asset.
+    public func claimAssetForReview(owner: String, lease: Duration) async throws -> Asset? {
+        let now = Clock.millis()
+        let until = now + Int64(lease.components.seconds * 1000)
+        return try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE assets SET lease_owner = \(bind: owner), lease_until = \(bind: until), attempts = attempts + 1
+                WHERE id = (
+                    SELECT id FROM assets
+                    WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < \(bind: now))
+                    ORDER BY created_at, position LIMIT 1
+                )
+                RETURNING *
+                """).first().map(Self.asset(from:))
+        }
+    }
+
+    /// Records a review's outcome, only if this worker still holds the asset and it is still in review.
+    @discardableResult
+    public func finishReview(assetID: String, owner: String, outcome: Result<MediaFacts, Failure>) async throws -> Bool {
+        let now = Clock.millis()
+        return try await provider.transaction { db in
+            let rows: [any SQLRow]
+            switch outcome {
+            case .success(let facts):
+                rows = try await db.raw("""
+                    UPDATE assets SET status = 'active', metadata = \(bind: facts.json), lease_owner = NULL, lease_until = NULL, updated_at = \(bind: now)
+                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    """).all()
+            case .failure(let failure):
+                rows = try await db.raw("""
+                    UPDATE assets SET status = 'failed', failure_code = \(bind: failure.code), failure_message = \(bind: failure.message),
+                        lease_owner = NULL, lease_until = NULL, updated_at = \(bind: now)
+                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    """).all()
+            }
+            return !rows.isEmpty
+        }
+    }
+
+    /// Gives up every lease this store's process holds on start-up, for stores with one server.
+    public func releaseAllReviewLeases() async throws {
+        try await provider.transaction { db in
+            try await db.raw("UPDATE assets SET lease_owner = NULL, lease_until = NULL WHERE status = 'processing'").run()
+        }
+    }
+
+    static func asset(from row: any SQLRow) throws -> Asset {
+        let code = try row.decode(column: "failure_code", as: String?.self)
+        let message = try row.decode(column: "failure_message", as: String?.self)
+        return Asset(
+            id: try row.decode(column: "id", as: String.self),
+            keyID: try row.decode(column: "key_id", as: String.self),
+            groupID: try row.decode(column: "group_id", as: String.self),
+            taskID: try row.decode(column: "task_id", as: String?.self),
+            name: try row.decode(column: "name", as: String.self),
+            type: MediaType(rawValue: try row.decode(column: "media_type", as: String.self)) ?? .image,
+            sourceURL: try row.decode(column: "source_url", as: String.self),
+            status: AssetStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .processing,
+            failure: code.map { Failure(code: $0, message: message ?? "") },
+            createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Clock.date(try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+}

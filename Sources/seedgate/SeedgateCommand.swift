@@ -1,0 +1,164 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Hummingbird
+import Logging
+import Seedgate
+
+@main
+struct SeedgateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seedgate",
+        abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
+        subcommands: [Serve.self, Keys.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options every command that opens the store shares.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory of the SQLite database and stored files (env SEEDGATE_DATA_DIR; default .seedgate).")
+    var dataDir: String?
+
+    func resolvedDataDirectory() -> String {
+        dataDir ?? ConfigReader(provider: EnvironmentVariablesProvider()).string(forKey: "seedgate.data.dir") ?? ".seedgate"
+    }
+
+    func openStore() async throws -> Store {
+        let directory = resolvedDataDirectory()
+        try DataDirectory.prepare(directory)
+        var logger = Logger(label: "seedgate")
+        logger.logLevel = .warning
+        let store = Store(provider: try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: logger))
+        try await store.migrate()
+        return store
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
+
+    @Option(help: "Address to listen on (env SEEDGATE_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env SEEDGATE_PORT; default 8080).") var port: Int?
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Base of every absolute link Seedgate hands out (env SEEDGATE_PUBLIC_URL; default http://<host>:<port>).")
+    var publicUrl: String?
+    @Flag(help: "Development only: allow fetching URLs on loopback and private networks (env SEEDGATE_ALLOW_PRIVATE_URLS).")
+    var allowPrivateUrls = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env SEEDGATE_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var config = SeedgateConfiguration()
+        config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
+        if let host { config.host = host }
+        if let port { config.port = port }
+        if let dataDir = store.dataDir { config.dataDirectory = dataDir }
+        if let publicUrl { config.publicURL = publicUrl }
+        if allowPrivateUrls { config.allowPrivateURLs = true }
+        if let level = logLevel {
+            guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
+            config.logLevel = parsed
+        }
+        var logger = Logger(label: "seedgate")
+        logger.logLevel = config.logLevel
+        if config.allowPrivateURLs {
+            logger.warning("--allow-private-urls is on: the server will fetch URLs on loopback and private networks. Never use this in production.")
+        }
+        let settings = config
+        let serverLogger = logger
+        let app = try await buildApplication(config, logger: logger) { channel in
+            let port = channel.localAddress?.port ?? settings.port
+            var live = settings
+            live.port = port
+            serverLogger.info("Seedgate is listening", metadata: ["address": "http://\(settings.host):\(port)", "data_dir": "\(settings.dataDirectory)"])
+            await Self.announceFirstKey(config: live, logger: serverLogger)
+        }
+        try await app.runService()
+    }
+
+    /// On a store with no key yet, makes one and prints it once with a call to paste.
+    static func announceFirstKey(config: SeedgateConfiguration, logger: Logger) async {
+        do {
+            let provider = try await SQLiteProvider.open(path: config.databasePath, readers: 1, logger: logger)
+            let store = Store(provider: provider)
+            defer { Task { await provider.close() } }
+            guard try await store.keyCount() == 0 else { return }
+            let (key, secret) = try await store.createKey(name: "default")
+            let base = config.effectivePublicURL
+            // Written straight to the file descriptor: print() buffers when stdout is a file or a pipe.
+            FileHandle.standardOutput.write(Data("""
+
+            Created the first API key '\(key.name)' (\(key.id)). It is shown only this once; Seedgate keeps only its hash:
+
+                \(secret)
+
+            Submit an avatar image for review (apimart dialect):
+
+                curl -s \(base)/v1/seedance2/private-avatar \\
+                  -H 'Authorization: Bearer \(secret)' -H 'Content-Type: application/json' \\
+                  -d '{"group": {"name": "my-avatars"}, "url": "https://example.com/avatar.png", "name": "avatar-1"}'
+
+            then poll the task id it returns:
+
+                curl -s \(base)/v1/tasks/<task_id> -H 'Authorization: Bearer \(secret)'
+
+            """.utf8))
+        } catch {
+            logger.error("could not create the first API key", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list and revoke API keys. Works while a server runs on the same data dir.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key; its secret is the last line printed.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "A name to recognise the key by.") var name: String
+
+        func run() async throws {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty, trimmed.count <= 64 else { throw ValidationError("--name must be 1 to 64 characters") }
+            let store = try await store.openStore()
+            let (key, secret) = try await store.createKey(name: trimmed)
+            await store.provider.close()
+            print("Created key \(key.id) '\(key.name)'. The secret below is shown only once:")
+            print(secret)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let store = try await store.openStore()
+            let keys = try await store.listKeys()
+            await store.provider.close()
+            print("ID\tNAME\tCREATED\tSTATUS")
+            for key in keys {
+                let status = key.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"
+                print("\(key.id)\t\(key.name)\t\(key.createdAt.formatted(.iso8601))\t\(status)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: it stops working at once.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (key_...).") var id: String
+
+        func run() async throws {
+            let store = try await store.openStore()
+            let revoked = try await store.revokeKey(id: id)
+            await store.provider.close()
+            guard revoked else { throw ValidationError("no active key with id '\(id)'") }
+            print("Revoked key \(id).")
+        }
+    }
+}
