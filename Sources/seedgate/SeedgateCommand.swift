@@ -67,22 +67,18 @@ struct Serve: AsyncParsableCommand {
         }
         let settings = config
         let serverLogger = logger
-        let app = try await buildApplication(config, logger: logger) { channel in
-            let port = channel.localAddress?.port ?? settings.port
+        let app = try await buildApplication(config, logger: logger) { port, store in
             var live = settings
             live.port = port
             serverLogger.info("Seedgate is listening", metadata: ["address": "http://\(settings.host):\(port)", "data_dir": "\(settings.dataDirectory)"])
-            await Self.announceFirstKey(config: live, logger: serverLogger)
+            await Self.announceFirstKey(config: live, store: store, logger: serverLogger)
         }
         try await app.runService()
     }
 
     /// On a store with no key yet, makes one and prints it once with a call to paste.
-    static func announceFirstKey(config: SeedgateConfiguration, logger: Logger) async {
+    static func announceFirstKey(config: SeedgateConfiguration, store: Store, logger: Logger) async {
         do {
-            let provider = try await SQLiteProvider.open(path: config.databasePath, readers: 1, logger: logger)
-            let store = Store(provider: provider)
-            defer { Task { await provider.close() } }
             guard try await store.keyCount() == 0 else { return }
             let (key, secret) = try await store.createKey(name: "default")
             let base = config.effectivePublicURL

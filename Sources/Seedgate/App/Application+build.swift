@@ -11,7 +11,7 @@ import ServiceLifecycle
 public func buildApplication(
     _ config: SeedgateConfiguration,
     logger: Logger,
-    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    onServerRunning: @escaping @Sendable (_ port: Int, _ store: Store) async -> Void = { _, _ in }
 ) async throws -> some ApplicationProtocol {
     try config.validate()
     try DataDirectory.prepare(config.dataDirectory)
@@ -50,7 +50,7 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
         services: [resources, worker],
-        onServerRunning: onServerRunning,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
         logger: logger
     )
 }

@@ -22,31 +22,44 @@ public enum SQLFlavor: Sendable { case sqlite, postgres }
 /// SQLite in WAL mode: one writer connection (transactions take it in turn through a mutex, and
 /// `BEGIN IMMEDIATE` makes other processes such as `seedgate keys create` wait on the busy timeout
 /// instead of failing), and a few reader connections that never block the writer.
+///
+/// Each provider runs its SQLite calls on threads of its own: SQLite's busy handler sleeps on the
+/// calling thread, and on a shared pool that sleep could hold the very thread another connection
+/// needs to commit and release the lock.
 public final class SQLiteProvider: DatabaseProvider {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    private let threadPool: NIOThreadPool
     private let writeLock = AsyncMutex()
     private let nextReader = ReaderCursor()
     public var flavor: SQLFlavor { .sqlite }
 
     public static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLiteProvider {
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let readerCount = max(1, readerCount)
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        func connect() async throws -> SQLiteConnection {
+            try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+        }
+        let writer = try await connect()
         // WAL first, on the writer, so readers open in WAL mode.
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
             _ = try await writer.query(pragma)
         }
         var readers: [SQLiteConnection] = []
-        for _ in 0..<max(1, readerCount) {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for _ in 0..<readerCount {
+            let reader = try await connect()
             _ = try await reader.query("PRAGMA busy_timeout = 10000")
             readers.append(reader)
         }
-        return SQLiteProvider(writer: writer, readers: readers)
+        return SQLiteProvider(writer: writer, readers: readers, threadPool: threadPool)
     }
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
         self.writer = writer
         self.readers = readers
+        self.threadPool = threadPool
     }
 
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -68,10 +81,17 @@ public final class SQLiteProvider: DatabaseProvider {
         }
     }
 
+    /// Closes every connection and the thread pool. Runs to the end even when the calling task is
+    /// cancelled (as at shutdown), so no connection is left open.
     public func close() async {
-        for connection in readers + [writer] {
-            try? await connection.close()
-        }
+        let connections = readers + [writer]
+        let threadPool = threadPool
+        await Task.detached {
+            for connection in connections {
+                try? await connection.close()
+            }
+            try? await threadPool.shutdownGracefully()
+        }.value
     }
 }
 

@@ -47,6 +47,8 @@ public struct ReviewWorker: Service {
                 } else {
                     await signal.wait(upTo: .seconds(2))
                 }
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("review worker error", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))

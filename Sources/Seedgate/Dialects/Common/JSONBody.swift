@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// A parsed JSON document. Request bodies are read through this rather than `Decodable` wire
 /// structs so that every error names the exact field and the rule it breaks.
@@ -61,7 +62,15 @@ public struct JSONFields: Sendable {
     }
 
     public static func parse(_ request: Request, context: some RequestContext) async throws -> JSONFields {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw SeedgateError(
+                .payloadTooLarge, code: "payload_too_large",
+                message: "request body is larger than \(context.maxUploadSize / 1024) KB"
+            )
+        }
         return try parse(Data(buffer: buffer))
     }
 

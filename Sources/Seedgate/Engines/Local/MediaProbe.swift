@@ -37,6 +37,7 @@ enum MediaProbe {
             "pgm_pipe": "pgm", "ppm_pipe": "ppm", "svg_pipe": "svg", "qoi_pipe": "qoi", "jpegxl_pipe": "jxl",
         ]
         if let first = formatNames.first, let image = imageFormats[first] {
+            guard let width = video?.width, let height = video?.height, width > 0, height > 0 else { return nil }
             let codecFormat: String
             switch video?.codec_name ?? "" {
             case "mjpeg": codecFormat = "jpeg"
@@ -44,7 +45,7 @@ enum MediaProbe {
             }
             return MediaFacts(
                 kind: .image, format: image.isEmpty ? codecFormat : image,
-                width: video?.width, height: video?.height, byteCount: byteCount
+                width: width, height: height, byteCount: byteCount
             )
         }
         if let video {

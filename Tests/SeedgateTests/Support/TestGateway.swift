@@ -1,0 +1,132 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+@testable import Seedgate
+
+/// A JSON response body, navigable without declaring types: `body["data"]["id"].string`.
+struct J: @unchecked Sendable {
+    // Holds only values made by JSONSerialization (dictionaries, arrays, strings, numbers, NSNull),
+    // never mutated after creation.
+    let value: Any?
+
+    subscript(key: String) -> J { J(value: (value as? [String: Any])?[key]) }
+    subscript(index: Int) -> J {
+        guard let array = value as? [Any], array.indices.contains(index) else { return J(value: nil) }
+        return J(value: array[index])
+    }
+    var string: String? { value as? String }
+    var int: Int? { (value as? NSNumber)?.intValue }
+    var bool: Bool? { (value as? NSNumber)?.boolValue }
+    var array: [J] { (value as? [Any])?.map { J(value: $0) } ?? [] }
+    var keys: [String] { (value as? [String: Any]).map { Array($0.keys) } ?? [] }
+    var isNull: Bool { value is NSNull }
+    var exists: Bool { value != nil }
+}
+
+struct Reply: Sendable {
+    let status: Int
+    let text: String
+    let headers: HTTPFields
+    var body: J { J(value: try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) }
+}
+
+/// How a test presents its key.
+enum KeyHeader: Sendable { case bearer, xAPIKey, none }
+
+/// A running Seedgate (the real `buildApplication`, on a real socket, with its own SQLite file),
+/// the fixture server's base URL, and a second store connection for what an operator's CLI would do.
+struct Gateway: Sendable {
+    let client: any TestClientProtocol
+    let store: Store
+    let fixtures: String
+    let dataDirectory: String
+
+    func newKey(_ name: String = "test") async throws -> String {
+        try await store.createKey(name: name).secret
+    }
+
+    func request(_ method: HTTPRequest.Method, _ uri: String, key: String?, header: KeyHeader = .bearer, json: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [:]
+        if let key {
+            switch header {
+            case .bearer: headers[.authorization] = "Bearer \(key)"
+            case .xAPIKey: headers[HTTPField.Name("x-api-key")!] = key
+            case .none: break
+            }
+        }
+        if json != nil { headers[.contentType] = "application/json" }
+        let response = try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
+    }
+
+    func post(_ uri: String, key: String?, header: KeyHeader = .bearer, _ json: String) async throws -> Reply {
+        try await request(.post, uri, key: key, header: header, json: json)
+    }
+
+    func get(_ uri: String, key: String?, header: KeyHeader = .bearer) async throws -> Reply {
+        try await request(.get, uri, key: key, header: header)
+    }
+
+    /// Polls `uri` until `done` says the body is final, for at most `limit`.
+    func poll(_ uri: String, key: String, header: KeyHeader = .bearer, limit: Duration = .seconds(30), until done: (J) -> Bool) async throws -> Reply {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let reply = try await get(uri, key: key, header: header)
+            if done(reply.body) || ContinuousClock.now > deadline { return reply }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Polls `GET /v1/tasks/{id}` until the task leaves `processing`.
+    func finishedTask(_ id: String, key: String) async throws -> Reply {
+        try await poll("/v1/tasks/\(id)", key: key) { $0["data"]["status"].string != "processing" }
+    }
+
+    func url(_ name: String) -> String { "\(fixtures)/f/\(name)" }
+}
+
+enum TestSupport {
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("seedgate-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "seedgate-test")
+        logger.logLevel = .warning
+        return logger
+    }
+}
+
+/// Runs `body` against a live Seedgate on port 0 with a fresh data directory (or the one given).
+func withGateway<R: Sendable>(
+    allowPrivate: Bool = true,
+    dataDirectory: String? = nil,
+    _ body: @Sendable (Gateway) async throws -> R
+) async throws -> R {
+    let fixtures = try await FixtureServer.baseURL()
+    var config = SeedgateConfiguration()
+    config.port = 0
+    config.dataDirectory = dataDirectory ?? TestSupport.temporaryDirectory()
+    config.allowPrivateURLs = allowPrivate
+    let app = try await buildApplication(config, logger: TestSupport.logger)
+    let provider = try await SQLiteProvider.open(path: config.databasePath, readers: 1, logger: TestSupport.logger)
+    let store = Store(provider: provider)
+    let directory = config.dataDirectory
+    do {
+        let result = try await app.test(.live) { client in
+            try await body(Gateway(client: client, store: store, fixtures: fixtures, dataDirectory: directory))
+        }
+        await provider.close()
+        if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+        return result
+    } catch {
+        await provider.close()
+        throw error
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+@testable import Seedgate
+
+@Suite("media requirements (pure)")
+struct MediaRequirementsTests {
+    static func image(_ w: Int, _ h: Int, format: String = "png", bytes: Int64 = 1000) -> MediaFacts {
+        MediaFacts(kind: .image, format: format, width: w, height: h, byteCount: bytes)
+    }
+    static func video(_ w: Int, _ h: Int, duration: Double = 5, fps: Double = 24, format: String = "mp4", bytes: Int64 = 1000) -> MediaFacts {
+        MediaFacts(kind: .video, format: format, width: w, height: h, duration: duration, fps: fps, byteCount: bytes)
+    }
+    static func audio(_ duration: Double, format: String = "wav", bytes: Int64 = 1000) -> MediaFacts {
+        MediaFacts(kind: .audio, format: format, duration: duration, hasAudio: true, byteCount: bytes)
+    }
+    static let mb: Int64 = 1024 * 1024
+
+    static let table: [(String, MediaFacts, MediaType, String?)] = [
+        ("image ok", image(640, 480), .image, nil),
+        ("side 300 is out (exclusive)", image(300, 400), .image, "dimensions_out_of_range"),
+        ("side 301 is in", image(301, 400), .image, nil),
+        ("side 6000 is out (exclusive)", image(6000, 3000), .image, "dimensions_out_of_range"),
+        ("side 5999 is in", image(5999, 3000), .image, nil),
+        ("ratio 2.5 is out for images", image(1000, 400), .image, "aspect_ratio_out_of_range"),
+        ("ratio 0.4 is out for images", image(400, 1000), .image, "aspect_ratio_out_of_range"),
+        ("ratio 2.49 is in", image(996, 400), .image, nil),
+        ("30 MB exactly is out (less than 30 MB)", image(640, 480, bytes: 30 * mb), .image, "file_too_large"),
+        ("just under 30 MB is in", image(640, 480, bytes: 30 * mb - 1), .image, nil),
+        ("svg is not an allowed format", image(640, 480, format: "svg"), .image, "unsupported_format"),
+        ("heic is allowed", image(640, 480, format: "heic"), .image, nil),
+        ("video ok", video(854, 480), .video, nil),
+        ("video 409600 px is in", video(640, 640), .video, nil),
+        ("video 927408 px is in", video(834, 1112), .video, nil),
+        ("video 720p (921600 px) is in", video(1280, 720), .video, nil),
+        ("video 928800 px is out", video(1290, 720), .video, "resolution_out_of_range"),
+        ("video 2 s is in", video(854, 480, duration: 2), .video, nil),
+        ("video 15 s is in", video(854, 480, duration: 15), .video, nil),
+        ("video 15.2 s is out", video(854, 480, duration: 15.2), .video, "duration_out_of_range"),
+        ("video 1.9 s is out", video(854, 480, duration: 1.9), .video, "duration_out_of_range"),
+        ("video 23 fps is out", video(854, 480, fps: 23), .video, "frame_rate_out_of_range"),
+        ("video 60 fps is in", video(854, 480, fps: 60), .video, nil),
+        ("video 61 fps is out", video(854, 480, fps: 61), .video, "frame_rate_out_of_range"),
+        ("video ratio 2.5 is in (inclusive)", video(1000, 400), .video, "resolution_out_of_range"),
+        ("video side 299 is out", video(299, 1400), .video, "dimensions_out_of_range"),
+        ("video 50 MB is in", video(854, 480, bytes: 50 * mb), .video, nil),
+        ("video over 50 MB is out", video(854, 480, bytes: 50 * mb + 1), .video, "file_too_large"),
+        ("webm is not an allowed video format", video(854, 480, format: "webm"), .video, "unsupported_format"),
+        ("audio ok", audio(3), .audio, nil),
+        ("mp3 ok", audio(3, format: "mp3"), .audio, nil),
+        ("m4a is not allowed", audio(3, format: "m4a"), .audio, "unsupported_format"),
+        ("audio 16 s is out", audio(16), .audio, "duration_out_of_range"),
+        ("audio over 15 MB is out", audio(3, bytes: 15 * mb + 1), .audio, "file_too_large"),
+        ("declared type must match", image(640, 480), .video, "asset_type_mismatch"),
+    ]
+
+    @Test("each rule and its boundary", arguments: table)
+    func rules(_ row: (String, MediaFacts, MediaType, String?)) {
+        #expect(MediaRequirements.check(row.1, declared: row.2)?.code == row.3, "\(row.0)")
+    }
+
+    @Test("messages carry the measured value")
+    func messages() {
+        #expect(MediaRequirements.check(Self.image(200, 200), declared: .image)?.message == "image is 200x200 px; each side must be between 300 and 6000 (exclusive)")
+        #expect(MediaRequirements.check(Self.image(640, 480, bytes: 31 * Self.mb), declared: .image)?.message == "image is 31 MB (32505856 bytes); it must be smaller than 30 MB")
+    }
+}
+
+@Suite("URL guard (pure)")
+struct URLGuardTests {
+    @Test("address classification", arguments: [
+        ("8.8.8.8", true), ("1.1.1.1", true), ("127.0.0.1", false), ("10.0.0.1", false), ("172.16.0.1", false), ("172.32.0.1", true),
+        ("192.168.1.1", false), ("169.254.169.254", false), ("100.64.0.1", false), ("0.0.0.0", false), ("224.0.0.1", false),
+        ("255.255.255.255", false), ("::1", false), ("::", false), ("fe80::1", false), ("fd00:ec2::254", false), ("fc00::1", false),
+        ("::ffff:10.0.0.1", false), ("::ffff:8.8.8.8", true), ("2606:4700::1111", true), ("64:ff9b::a00:1", false), ("ff02::1", false),
+    ])
+    func classification(_ row: (String, Bool)) throws {
+        let address = try #require(IPAddress(row.0))
+        #expect(address.isPublic == row.1, "\(row.0)")
+    }
+
+    @Test("syntax")
+    func syntax() throws {
+        let strict = URLGuard(allowPrivate: false)
+        #expect(try strict.checkSyntax("https://example.com/a.png?x=1", field: "url").host() == "example.com")
+        for bad in ["ftp://example.com/a", "data:image/png;base64,AA", "javascript:alert(1)", "https://", "http://user:pw@example.com/a", "http://localhost:8080/", "http://127.1.2.3/"] {
+            #expect(throws: SeedgateError.self, "\(bad)") { try strict.checkSyntax(bad, field: "url") }
+        }
+        #expect(throws: SeedgateError.self) { try strict.checkSyntax("https://example.com/" + String(repeating: "a", count: 2100), field: "url") }
+        #expect(try URLGuard(allowPrivate: true).checkSyntax("http://127.0.0.1:9/a", field: "url").port == 9)
+    }
+}
+
+@Suite("wire JSON and ids (pure)")
+struct WireTests {
+    @Test("objects keep their order; strings are escaped; slashes are not")
+    func serialization() {
+        let value: JSONOut = .obj(["z": 1, "a": .string("asset://x/y"), "m": nil, "q": .string("\"\\\n\u{1}é中"), "n": .null, "arr": .array([true, 2.5 == 2.5 ? .double(2.5) : .null])])
+        #expect(value.serialized() == #"{"z":1,"a":"asset://x/y","q":"\"\\\n\u0001é中","n":null,"arr":[true,2.5]}"#)
+    }
+
+    @Test("task ids are task_ + a time-ordered ULID; asset and group ids look like upstream's")
+    func identifiers() {
+        let early = Identifiers.task(at: Date(timeIntervalSince1970: 1_700_000_000))
+        let late = Identifiers.task(at: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(early.wholeMatch(of: #/task_[0-9A-HJKMNP-TV-Z]{26}/#) != nil)
+        #expect(early < late)
+        #expect(Identifiers.asset(at: Date(timeIntervalSince1970: 1_773_817_809)).hasPrefix("asset-20260318071009-"))
+        #expect(Identifiers.group().wholeMatch(of: #/group-\d{14}-[a-z0-9]{8}/#) != nil)
+        #expect(Set((0..<1000).map { _ in Identifiers.random(8) }).count == 1000)
+    }
+
+    @Test("field reader names the path of the field")
+    func fields() throws {
+        let body = try JSONFields.parse(Data(#"{"a": {"b": [{"c": 1}]}, "s": "x", "n": null}"#.utf8))
+        let nested = try #require(try body.object("a")?.objects("b")?.first)
+        #expect(throws: SeedgateError.invalid("a.b[0].c", "must be a string, not a number")) { try nested.string("c") }
+        #expect(try body.string("n") == nil)
+        #expect(throws: SeedgateError.missing("n")) { try body.requiredString("n") }
+        #expect(throws: SeedgateError.self) { try body.rejectUnknown(["a", "s"]) }
+    }
+}
+
+@Suite("review task state (pure)")
+struct ReviewTaskStateTests {
+    static func asset(_ status: AssetStatus) -> Asset {
+        Asset(id: "asset-\(UUID())", keyID: "k", groupID: "g", taskID: "t", name: "n", type: .image, sourceURL: "https://e.com/a",
+              status: status, failure: status == .failed ? Failure(code: "x", message: "y") : nil, createdAt: Date(), updatedAt: Date())
+    }
+
+    @Test("processing while any is in review; completed when all active; failed when any failed")
+    func derived() {
+        func task(_ statuses: [AssetStatus]) -> AssetReviewTask {
+            AssetReviewTask(id: "t", keyID: "k", groupID: "g", createdAt: Date(), assets: statuses.map(Self.asset))
+        }
+        #expect(task([.processing, .active]).status == .processing)
+        #expect(task([.processing, .failed]).status == .processing)
+        #expect(task([.active, .active]).status == .completed)
+        #expect(task([.active, .failed]).status == .failed)
+        #expect(task([.processing, .processing]).progress == 10)
+        #expect(task([.active, .processing]).progress == 50)
+        #expect(task([.active, .failed]).progress == 100)
+        #expect(task([.processing]).completedAt == nil)
+        #expect(task([.active]).completedAt != nil)
+    }
+}
+
+@Suite("store (real SQLite)")
+struct StoreTests {
+    @Test("two workers never hold the same asset, and only the holder can finish it")
+    func claims() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let provider = try await SQLiteProvider.open(path: "\(directory)/s.sqlite", logger: TestSupport.logger)
+        let store = Store(provider: provider)
+        try await store.migrate()
+        try await store.migrate() // idempotent
+        let (key, _) = try await store.createKey(name: "k")
+        let task = try await store.submitAssets(keyID: key.id, target: .keyDefault, projectName: "default", type: .image,
+                                                inputs: (0..<5).map { AssetInput(url: "https://e.com/\($0).png", name: "a\($0)") })
+        let claimed = try await withThrowingTaskGroup(of: Asset?.self) { group in
+            for worker in 0..<8 { group.addTask { try await store.claimAssetForReview(owner: "w\(worker)", lease: .seconds(60)) } }
+            return try await group.reduce(into: [Asset]()) { if let a = $1 { $0.append(a) } }
+        }
+        #expect(claimed.count == 5)
+        #expect(Set(claimed.map(\.id)) == Set(task.assets.map(\.id)))
+        #expect(try await store.claimAssetForReview(owner: "late", lease: .seconds(60)) == nil)
+
+        let facts = MediaFacts(kind: .image, format: "png", width: 640, height: 480, byteCount: 10)
+        #expect(try await store.finishReview(assetID: task.assets[0].id, owner: "not-the-holder", outcome: .success(facts)) == false)
+        let holder = try #require(try await provider.read { db in
+            try await db.raw("SELECT lease_owner FROM assets WHERE id = \(bind: task.assets[0].id)").first()?.decode(column: "lease_owner", as: String.self)
+        })
+        #expect(try await store.finishReview(assetID: task.assets[0].id, owner: holder, outcome: .success(facts)) == true)
+        // Finished once: a second finish (a racing worker) changes nothing.
+        #expect(try await store.finishReview(assetID: task.assets[0].id, owner: holder, outcome: .failure(Failure(code: "x", message: "y"))) == false)
+        #expect(try await store.asset(id: task.assets[0].id, keyID: key.id)?.status == .active)
+        // Two default groups are never made for one key.
+        let again = try await store.submitAssets(keyID: key.id, target: .keyDefault, projectName: "default", type: .image, inputs: [AssetInput(url: "https://e.com/x.png", name: "x")])
+        #expect(again.groupID == task.groupID)
+        await provider.close()
+    }
+}
+
+@Suite("probing (real ffprobe)")
+struct MediaProbeTests {
+    @Test("real files are classified by what they are")
+    func classify() async throws {
+        let directory = try await MediaFixtures.prepare()
+        let png = try await MediaProbe.probe(file: "\(directory)/good.png")
+        #expect(png.kind == .image && png.format == "png" && png.width == 640 && png.height == 480)
+        let jpeg = try await MediaProbe.probe(file: "\(directory)/good2.jpg")
+        #expect(jpeg.format == "jpeg")
+        let mp4 = try await MediaProbe.probe(file: "\(directory)/video.mp4")
+        #expect(mp4.kind == .video && mp4.format == "mp4" && mp4.fps == 24 && abs((mp4.duration ?? 0) - 3) < 0.1)
+        let mov = try await MediaProbe.probe(file: "\(directory)/video.mov")
+        #expect(mov.format == "mov")
+        let mp3 = try await MediaProbe.probe(file: "\(directory)/audio.mp3")
+        #expect(mp3.kind == .audio && mp3.format == "mp3")
+        let m4a = try await MediaProbe.probe(file: "\(directory)/audio.m4a")
+        #expect(m4a.kind == .audio && m4a.format == "m4a")
+        await #expect(throws: Failure.self) { try await MediaProbe.probe(file: "\(directory)/notmedia.png") }
+    }
+
+    @Test("HEIC stills are measured from their ispe box")
+    func heic() throws {
+        func box(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+            let size = UInt32(8 + payload.count)
+            return withUnsafeBytes(of: size.bigEndian) { Array($0) } + Array(type.utf8) + payload
+        }
+        func be(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
+        let ftyp = box("ftyp", Array("heic".utf8) + be(0) + Array("mif1heic".utf8))
+        let ispeSmall = box("ispe", be(0) + be(512) + be(512))
+        let ispeLarge = box("ispe", be(0) + be(4032) + be(3024))
+        let meta = box("meta", be(0) + box("iprp", box("ipco", ispeSmall + ispeLarge)))
+        let path = TestSupport.temporaryDirectory() + "/photo.heic"
+        try Data(ftyp + meta).write(to: URL(fileURLWithPath: path))
+        let facts = try #require(MediaProbe.heifFacts(path: path, byteCount: 100))
+        #expect(facts.format == "heic")
+        #expect(facts.width == 4032 && facts.height == 3024)
+        #expect(MediaRequirements.check(facts, declared: .image) == nil)
+    }
+}
