@@ -47,6 +47,12 @@ struct Serve: AsyncParsableCommand {
     var allowPrivateUrls = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env SEEDGATE_LOG_LEVEL; default info).")
     var logLevel: String?
+    @Option(help: "Seconds a result link stays valid (env SEEDGATE_RESULT_TTL; default 86400).")
+    var resultTtl: Int?
+    @Option(help: "Seconds result files are kept after a task completes (env SEEDGATE_RESULT_RETENTION; default 604800).")
+    var resultRetention: Int?
+    @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
+    var renderConcurrency: Int?
 
     func run() async throws {
         var config = SeedgateConfiguration()
@@ -56,6 +62,9 @@ struct Serve: AsyncParsableCommand {
         if let dataDir = store.dataDir { config.dataDirectory = dataDir }
         if let publicUrl { config.publicURL = publicUrl }
         if allowPrivateUrls { config.allowPrivateURLs = true }
+        if let resultTtl { config.resultLinkTTL = .seconds(resultTtl) }
+        if let resultRetention { config.resultRetention = .seconds(resultRetention) }
+        if let renderConcurrency { config.renderConcurrency = renderConcurrency }
         if let level = logLevel {
             guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
             config.logLevel = parsed

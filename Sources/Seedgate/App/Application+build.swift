@@ -39,23 +39,35 @@ public func buildApplication(
         scratchDirectory: "\(config.dataDirectory)/tmp"
     )
 
-    let router = buildRouter(store: store, assets: assets)
+    let blobs = try LocalBlobStore(root: "\(config.dataDirectory)/blobs")
+    let videoSignal = WorkSignal()
+    let generation = GenerationService(store: store, urlGuard: urlGuard, signal: videoSignal)
+    let signer = URLSigner(secret: try URLSigner.loadSecret(dataDirectory: config.dataDirectory), baseURL: config.effectivePublicURL)
+    let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
+    let engine = LocalVideoEngine(
+        fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), blobs: blobs, scratchDirectory: "\(config.dataDirectory)/tmp"
+    )
+    let router = buildRouter(store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs)
     let resources = ResourceService {
         try? await httpClient.shutdown()
         await provider.close()
         DataDirectory.unlock(lock)
     }
     let worker = ReviewWorker(store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger)
+    let videoWorker = VideoWorker(store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger)
+    let sweeper = RetentionSweeper(store: store, blobs: blobs, retention: config.resultRetention, logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
-        services: [resources, worker],
+        services: [resources, worker, videoWorker, sweeper],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
         logger: logger
     )
 }
 
-func buildRouter(store: Store, assets: AssetService) -> Router<AppRequestContext> {
+func buildRouter(
+    store: Store, assets: AssetService, generation: GenerationService, links: ResultLinks, signer: URLSigner, blobs: any BlobStore
+) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.get("health") { _, _ in "ok" }
 
@@ -65,7 +77,7 @@ func buildRouter(store: Store, assets: AssetService) -> Router<AppRequestContext
         .add(middleware: AuthMiddleware(store: store))
         .group(context: AuthenticatedContext.self)
     ApimartAssetRoutes(assets: assets).register(on: apimart)
-    ApimartTaskRoutes(assets: assets).register(on: apimart)
+    ApimartGenerationRoutes(generation: generation, assets: assets, results: links).register(on: apimart)
 
     // toapis (seed 001)
     let toapis = router.group("v1/videos/doubao-seedance-2-0/private-avatar")
@@ -80,6 +92,9 @@ func buildRouter(store: Store, assets: AssetService) -> Router<AppRequestContext
         .add(middleware: AuthMiddleware(store: store))
         .group(context: AuthenticatedContext.self)
     CrunRoutes(assets: assets).register(on: crun)
+
+    // Result files, by signed link (no key: the signature is the credential).
+    ResultRoutes(signer: signer, blobs: blobs).register(on: router)
     return router
 }
 

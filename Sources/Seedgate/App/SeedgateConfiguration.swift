@@ -14,6 +14,12 @@ public struct SeedgateConfiguration: Sendable {
     public var allowPrivateURLs = false
     /// How many assets are reviewed at once.
     public var reviewConcurrency = 4
+    /// How many videos render at once (each ffmpeg uses two threads).
+    public var renderConcurrency = 1
+    /// How long a result link handed out in a task view stays valid.
+    public var resultLinkTTL: Duration = .seconds(24 * 3600)
+    /// How long result files are kept after a task completes.
+    public var resultRetention: Duration = .seconds(7 * 24 * 3600)
     public var logLevel: Logger.Level = .info
 
     public init() {}
@@ -33,6 +39,9 @@ public struct SeedgateConfiguration: Sendable {
         publicURL = reader.string(forKey: "seedgate.public.url") ?? publicURL
         allowPrivateURLs = reader.bool(forKey: "seedgate.allow.private.urls") ?? allowPrivateURLs
         reviewConcurrency = reader.int(forKey: "seedgate.review.concurrency") ?? reviewConcurrency
+        renderConcurrency = reader.int(forKey: "seedgate.render.concurrency") ?? renderConcurrency
+        if let seconds = reader.int(forKey: "seedgate.result.ttl") { resultLinkTTL = .seconds(seconds) }
+        if let seconds = reader.int(forKey: "seedgate.result.retention") { resultRetention = .seconds(seconds) }
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
         }
@@ -43,6 +52,13 @@ public struct SeedgateConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
         guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
             throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")
+        }
+        guard renderConcurrency >= 1 && renderConcurrency <= 16 else {
+            throw ConfigurationError("render concurrency (SEEDGATE_RENDER_CONCURRENCY) must be 1 to 16, not \(renderConcurrency)")
+        }
+        guard resultLinkTTL >= .seconds(60) else { throw ConfigurationError("result link TTL (--result-ttl / SEEDGATE_RESULT_TTL) must be at least 60 seconds") }
+        guard resultRetention >= resultLinkTTL else {
+            throw ConfigurationError("result retention (--result-retention / SEEDGATE_RESULT_RETENTION) must be at least the link TTL")
         }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {

@@ -8,6 +8,7 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case invalidRequest
         case unauthorized
         case insufficientCredits
+        case forbidden
         case notFound
         case conflict
         case payloadTooLarge
@@ -36,6 +37,7 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case .invalidRequest: .badRequest
         case .unauthorized: .unauthorized
         case .insufficientCredits: .init(code: 402, reasonPhrase: "Payment Required")
+        case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge

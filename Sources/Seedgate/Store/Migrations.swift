@@ -62,6 +62,34 @@ enum Migrations {
             "CREATE INDEX assets_by_task ON assets(task_id, position)",
             "CREATE INDEX assets_review_queue ON assets(status, lease_until)",
         ],
+        // 2: video generation tasks share the tasks table; idempotency keys
+        [
+            "ALTER TABLE tasks ADD COLUMN status TEXT",
+            "ALTER TABLE tasks ADD COLUMN model TEXT",
+            "ALTER TABLE tasks ADD COLUMN request TEXT",
+            "ALTER TABLE tasks ADD COLUMN progress INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN seed BIGINT",
+            "ALTER TABLE tasks ADD COLUMN result TEXT",
+            "ALTER TABLE tasks ADD COLUMN error_code TEXT",
+            "ALTER TABLE tasks ADD COLUMN error_message TEXT",
+            "ALTER TABLE tasks ADD COLUMN started_at BIGINT",
+            "ALTER TABLE tasks ADD COLUMN completed_at BIGINT",
+            "ALTER TABLE tasks ADD COLUMN purged_at BIGINT",
+            "ALTER TABLE tasks ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE tasks ADD COLUMN lease_until BIGINT",
+            "ALTER TABLE tasks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX tasks_work_queue ON tasks(kind, status, lease_until)",
+            """
+            CREATE TABLE idempotency_keys (
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                idempotency_key TEXT NOT NULL,
+                body_hash TEXT NOT NULL,
+                task_id TEXT NOT NULL REFERENCES tasks(id),
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (key_id, idempotency_key)
+            )
+            """,
+        ],
     ]
 
     static func apply(on provider: any DatabaseProvider) async throws {

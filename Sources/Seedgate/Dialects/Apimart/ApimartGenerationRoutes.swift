@@ -1,0 +1,87 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// apimart's video generation (seed 002) and the task endpoints: `POST /v1/videos/generations`,
+/// `GET /v1/tasks/{id}` (video and review tasks), `GET /v1/tasks`, `POST /v1/tasks/{id}/cancel`.
+struct ApimartGenerationRoutes {
+    let generation: GenerationService
+    let assets: AssetService
+    let results: ResultLinks
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        group.post("videos/generations") { request, context in
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            } catch {
+                throw SeedgateError(.payloadTooLarge, code: "payload_too_large", message: "request body is larger than \(context.maxUploadSize / 1024) KB")
+            }
+            let idempotencyKey = HTTPField.Name("Idempotency-Key").flatMap { request.headers[$0] }
+            let (task, _) = try await generation.submit(key: context.key, body: Data(buffer: buffer), idempotencyKey: idempotencyKey)
+            return WireJSON.response(.obj(["code": 200, "data": .array([.obj(["status": "submitted", "task_id": .string(task.id)])])]))
+        }
+        group.get("tasks") { request, context in
+            let query = request.uri.queryParameters
+            let page = try await generation.list(
+                key: context.key, status: query.get("status"), limit: query.get("limit"), cursor: query.get("cursor")
+            )
+            return WireJSON.response(Apimart.envelope(.obj([
+                "items": .array(page.tasks.map { Apimart.videoTask($0, links: results) }),
+                "has_more": .bool(page.nextCursor != nil),
+                "next_cursor": page.nextCursor.map(JSONOut.string),
+            ])))
+        }
+        group.get("tasks/:id") { _, context in
+            let id = try context.parameters.require("id")
+            if let task = try await generation.task(key: context.key, id: id) {
+                return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results)))
+            }
+            if let task = try await assets.reviewTask(key: context.key, id: id) {
+                return WireJSON.response(Apimart.envelope(Apimart.reviewTask(task)))
+            }
+            throw SeedgateError.notFound("task", id)
+        }
+        group.post("tasks/:id/cancel") { _, context in
+            let task = try await generation.cancel(key: context.key, id: try context.parameters.require("id"))
+            return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results)))
+        }
+    }
+}
+
+extension Apimart {
+    /// A video task as `GET /v1/tasks/{id}` shows it (upstream.md section 3), with the effective
+    /// parameters after it.
+    static func videoTask(_ task: VideoTask, links: ResultLinks) -> JSONOut {
+        var result: JSONOut?
+        if task.status == .completed, let files = task.result {
+            let video = links.link(for: files.videoKey, completedAt: task.completedAt)
+            result = .obj([
+                "videos": .array([.obj(["url": .array([.string(video.url)]), "expires_at": .int(video.expiresAt)])]),
+                "last_frame_url": files.lastFrameKey.map { .string(links.link(for: $0, completedAt: task.completedAt).url) },
+            ])
+        } else if task.status == .completed {
+            result = .obj(["videos": .array([]), "expired": true])
+        }
+        let created = Int64(task.createdAt.timeIntervalSince1970)
+        let completed = task.completedAt.map { Int64($0.timeIntervalSince1970) }
+        return .obj([
+            "id": .string(task.id),
+            "status": .string(task.status.rawValue),
+            "progress": .int(task.progress),
+            "result": result,
+            "error": task.failure.map { .obj(["code": .string($0.code), "message": .string($0.message)]) },
+            "created": .int(created),
+            "completed": completed.map(JSONOut.int),
+            "actual_time": completed.map { .int($0 - created) },
+            "model": .string(task.request.model.rawValue),
+            "seed": .int(task.seed),
+            "duration": .int(task.request.duration),
+            "resolution": .string(task.request.resolution),
+            "size": .string(task.request.size),
+            "generate_audio": .bool(task.request.generateAudio),
+            "return_last_frame": .bool(task.request.returnLastFrame),
+        ])
+    }
+}

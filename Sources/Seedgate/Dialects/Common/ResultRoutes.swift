@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Signed, expiring links to result files, valid for `ttl` but never past the files' retention.
+public struct ResultLinks: Sendable {
+    let signer: URLSigner
+    let ttl: Duration
+    let retention: Duration
+
+    public init(signer: URLSigner, ttl: Duration, retention: Duration) {
+        self.signer = signer
+        self.ttl = ttl
+        self.retention = retention
+    }
+
+    func link(for key: String, completedAt: Date?, now: Date = Date()) -> (url: String, expiresAt: Int64) {
+        var expires = now.addingTimeInterval(Double(ttl.components.seconds))
+        if let completedAt {
+            expires = min(expires, completedAt.addingTimeInterval(Double(retention.components.seconds)))
+        }
+        return (signer.url(for: key, expires: expires), Int64(expires.timeIntervalSince1970))
+    }
+}
+
+/// `GET /files/<key>?expires=&sig=`: result files, with Range requests for players that seek.
+/// Expired or tampered links get 403.
+struct ResultRoutes {
+    let signer: URLSigner
+    let blobs: any BlobStore
+
+    func register(on router: Router<AppRequestContext>) {
+        let files = router.group("files").add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart))
+        files.get("**") { request, context in try serve(request, context, includeBody: true) }
+        files.head("**") { request, context in try serve(request, context, includeBody: false) }
+    }
+
+    func serve(_ request: Request, _ context: AppRequestContext, includeBody: Bool) throws -> Response {
+        let key = context.parameters.getCatchAll().joined(separator: "/")
+        let query = request.uri.queryParameters
+        guard signer.isValid(key: key, expires: query.get("expires"), signature: query.get("sig")) else {
+            throw SeedgateError(.forbidden, code: "link_expired_or_invalid", message: "this link has expired or is not valid; fetch the task again for a fresh link")
+        }
+        guard let path = blobs.localPath(for: key),
+              let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.int64Value
+        else {
+            throw SeedgateError(.notFound, code: "file_not_found", message: "the file no longer exists (past retention)")
+        }
+        var headers: HTTPFields = [.contentType: Self.contentType(key), .acceptRanges: "bytes", .cacheControl: "private, max-age=3600"]
+        var range: ClosedRange<Int64> = 0...max(0, size - 1)
+        var status: HTTPResponse.Status = .ok
+        if let header = request.headers[.range] {
+            guard let parsed = Self.parseRange(header, size: size) else {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            range = parsed
+            status = .partialContent
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+        }
+        let length = size == 0 ? 0 : range.upperBound - range.lowerBound + 1
+        headers[.contentLength] = String(length)
+        guard includeBody, length > 0 else { return Response(status: status, headers: headers) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SeedgateError.internalError("could not open the file") }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(range.lowerBound))
+        let data = try handle.read(upToCount: Int(length)) ?? Data()
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func contentType(_ key: String) -> String {
+        if key.hasSuffix(".mp4") { return "video/mp4" }
+        if key.hasSuffix(".png") { return "image/png" }
+        return "application/octet-stream"
+    }
+
+    /// One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`; nil when it cannot be satisfied.
+    static func parseRange(_ header: String, size: Int64) -> ClosedRange<Int64>? {
+        guard header.hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = header.dropFirst("bytes=".count)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let startText = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let endText = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if startText.isEmpty {
+            guard let suffix = Int64(endText), suffix > 0 else { return nil }
+            return max(0, size - suffix)...(size - 1)
+        }
+        guard let start = Int64(startText), start >= 0, start < size else { return nil }
+        if endText.isEmpty { return start...(size - 1) }
+        guard let end = Int64(endText), end >= start else { return nil }
+        return start...min(end, size - 1)
+    }
+}

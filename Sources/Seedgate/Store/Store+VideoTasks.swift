@@ -1,0 +1,201 @@
+import Foundation
+import SQLKit
+
+/// An `Idempotency-Key` header and the hash of the body it came with.
+public struct IdempotencyClaim: Sendable {
+    public var key: String
+    public var bodyHash: String
+    public static let window: TimeInterval = 24 * 3600
+
+    public init(key: String, bodyHash: String) {
+        self.key = key
+        self.bodyHash = bodyHash
+    }
+}
+
+/// Filters and pages of `GET /v1/tasks`.
+public struct TaskPage: Sendable {
+    public var tasks: [VideoTask]
+    public var nextCursor: String?
+}
+
+extension Store {
+    /// Stores a new video task, or returns the task an earlier request with the same idempotency key
+    /// and body made (refusing the same key with another body), in one transaction.
+    public func insertVideoTask(keyID: String, request: GenerationRequest, seed: Int64, idempotency: IdempotencyClaim?) async throws -> (task: VideoTask, replayed: Bool) {
+        let now = Date()
+        let requestJSON = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        return try await provider.transaction { db in
+            if let idempotency {
+                if let row = try await db.raw("""
+                    SELECT body_hash, task_id, created_at FROM idempotency_keys
+                    WHERE key_id = \(bind: keyID) AND idempotency_key = \(bind: idempotency.key)
+                    """).first() {
+                    let created = Clock.date(try row.decode(column: "created_at", as: Int64.self))
+                    if now.timeIntervalSince(created) < IdempotencyClaim.window {
+                        guard try row.decode(column: "body_hash", as: String.self) == idempotency.bodyHash else {
+                            throw SeedgateError(.conflict, code: "idempotency_key_reused",
+                                                message: "Idempotency-Key '\(idempotency.key)' was already used with a different request body",
+                                                param: "Idempotency-Key")
+                        }
+                        let taskID = try row.decode(column: "task_id", as: String.self)
+                        if let task = try await Self.videoTask(db, id: taskID, keyID: keyID) { return (task, true) }
+                    }
+                    try await db.raw("DELETE FROM idempotency_keys WHERE key_id = \(bind: keyID) AND idempotency_key = \(bind: idempotency.key)").run()
+                }
+            }
+            let id = Identifiers.task(at: now)
+            try await db.raw("""
+                INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed)
+                VALUES (\(bind: id), \(bind: keyID), 'video', \(bind: Clock.millis(now)), 'pending', \(bind: request.model.rawValue),
+                        \(bind: requestJSON), 0, \(bind: seed))
+                """).run()
+            if let idempotency {
+                try await db.raw("""
+                    INSERT INTO idempotency_keys (key_id, idempotency_key, body_hash, task_id, created_at)
+                    VALUES (\(bind: keyID), \(bind: idempotency.key), \(bind: idempotency.bodyHash), \(bind: id), \(bind: Clock.millis(now)))
+                    """).run()
+            }
+            let task = VideoTask(id: id, keyID: keyID, request: request, status: .pending, progress: 0, seed: seed,
+                                 result: nil, failure: nil, createdAt: now, startedAt: nil, completedAt: nil)
+            return (task, false)
+        }
+    }
+
+    public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
+        try await provider.read { db in try await Self.videoTask(db, id: id, keyID: keyID) }
+    }
+
+    static func videoTask(_ db: any SQLDatabase, id: String, keyID: String) async throws -> VideoTask? {
+        try await db.raw("SELECT * FROM tasks WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video'").first().map(videoTask(from:))
+    }
+
+    /// The key's video tasks, newest first, `limit` at a time; `cursor` is the last id of the previous page.
+    public func videoTasks(keyID: String, status: VideoStatus?, limit: Int, before cursor: String?) async throws -> TaskPage {
+        try await provider.read { db in
+            var query = SQLQueryString("SELECT * FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video'")
+            if let status { query.appendInterpolation(unsafeRaw: " AND status = "); query.appendInterpolation(bind: status.rawValue) }
+            if let cursor { query.appendInterpolation(unsafeRaw: " AND id < "); query.appendInterpolation(bind: cursor) }
+            query.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(limit + 1)")
+            let tasks = try await db.raw(query).all().map(Self.videoTask(from:))
+            let page = Array(tasks.prefix(limit))
+            return TaskPage(tasks: page, nextCursor: tasks.count > limit ? page.last?.id : nil)
+        }
+    }
+
+    /// Claims the oldest pending video task, or one whose worker's lease ran out.
+    public func claimVideoTask(owner: String, lease: Duration) async throws -> VideoTask? {
+        let now = Clock.millis()
+        let until = now + Int64(lease.components.seconds * 1000)
+        return try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE tasks SET status = 'processing', lease_owner = \(bind: owner), lease_until = \(bind: until),
+                    attempts = attempts + 1, started_at = COALESCE(started_at, \(bind: now)), progress = CASE WHEN progress < 1 THEN 1 ELSE progress END
+                WHERE id = (
+                    SELECT id FROM tasks
+                    WHERE kind = 'video' AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
+                    ORDER BY created_at LIMIT 1
+                )
+                RETURNING *
+                """).first().map(Self.videoTask(from:))
+        }
+    }
+
+    /// Records progress and extends the lease. False when the task is no longer this worker's to run
+    /// (cancelled, or taken over): the worker then stops.
+    public func reportProgress(taskID: String, owner: String, progress: Int, lease: Duration) async throws -> Bool {
+        let until = Clock.millis() + Int64(lease.components.seconds * 1000)
+        return try await provider.transaction { db in
+            !(try await db.raw("""
+                UPDATE tasks SET progress = \(bind: min(99, max(1, progress))), lease_until = \(bind: until)
+                WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                """).all()).isEmpty
+        }
+    }
+
+    /// Finishes a task, once: only the worker holding it, only while it is still processing.
+    public func finishVideoTask(taskID: String, owner: String, outcome: Result<VideoResult, Failure>) async throws -> Bool {
+        let now = Clock.millis()
+        return try await provider.transaction { db in
+            let rows: [any SQLRow]
+            switch outcome {
+            case .success(let result):
+                let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+                rows = try await db.raw("""
+                    UPDATE tasks SET status = 'completed', progress = 100, result = \(bind: json), completed_at = \(bind: now),
+                        lease_owner = NULL, lease_until = NULL
+                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    """).all()
+            case .failure(let failure):
+                rows = try await db.raw("""
+                    UPDATE tasks SET status = 'failed', progress = 100, error_code = \(bind: failure.code), error_message = \(bind: failure.message),
+                        completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL
+                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    """).all()
+            }
+            return !rows.isEmpty
+        }
+    }
+
+    /// Cancels a task that has not finished. Returns the task as it now is, or nil if not the key's.
+    public func cancelVideoTask(id: String, keyID: String) async throws -> (task: VideoTask, cancelled: Bool)? {
+        let now = Clock.millis()
+        return try await provider.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE tasks SET status = 'cancelled', completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL,
+                    error_code = 'cancelled', error_message = 'cancelled by the client'
+                WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing') RETURNING id
+                """).all()
+            guard let task = try await Self.videoTask(db, id: id, keyID: keyID) else { return nil }
+            return (task, !rows.isEmpty)
+        }
+    }
+
+    /// Finished tasks whose result files are past retention and not yet deleted.
+    public func tasksToPurge(completedBefore: Date, limit: Int = 100) async throws -> [(id: String, result: VideoResult)] {
+        try await provider.read { db in
+            try await db.raw("""
+                SELECT id, result FROM tasks WHERE kind = 'video' AND status = 'completed' AND purged_at IS NULL
+                  AND completed_at < \(bind: Clock.millis(completedBefore)) ORDER BY completed_at LIMIT \(unsafeRaw: String(limit))
+                """).all().compactMap { row in
+                guard let json = try row.decode(column: "result", as: String?.self),
+                      let result = try? JSONDecoder().decode(VideoResult.self, from: Data(json.utf8)) else { return nil }
+                return (try row.decode(column: "id", as: String.self), result)
+            }
+        }
+    }
+
+    public func markPurged(taskID: String) async throws {
+        try await provider.transaction { db in
+            try await db.raw("UPDATE tasks SET purged_at = \(bind: Clock.millis()) WHERE id = \(bind: taskID)").run()
+        }
+    }
+
+    /// An asset's source, for rendering an `asset://` input.
+    public func activeAsset(id: String, keyID: String) async throws -> Asset? {
+        guard let asset = try await asset(id: id, keyID: keyID), asset.status == .active else { return nil }
+        return asset
+    }
+
+    static func videoTask(from row: any SQLRow) throws -> VideoTask {
+        let requestJSON = try row.decode(column: "request", as: String.self)
+        let request = try JSONDecoder().decode(GenerationRequest.self, from: Data(requestJSON.utf8))
+        let resultJSON = try row.decode(column: "result", as: String?.self)
+        let purged = try row.decode(column: "purged_at", as: Int64?.self) != nil
+        let code = try row.decode(column: "error_code", as: String?.self)
+        let status = VideoStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending
+        return VideoTask(
+            id: try row.decode(column: "id", as: String.self),
+            keyID: try row.decode(column: "key_id", as: String.self),
+            request: request,
+            status: status,
+            progress: try row.decode(column: "progress", as: Int.self),
+            seed: try row.decode(column: "seed", as: Int64.self),
+            result: purged ? nil : resultJSON.flatMap { try? JSONDecoder().decode(VideoResult.self, from: Data($0.utf8)) },
+            failure: status == .failed || status == .cancelled ? code.map { Failure(code: $0, message: (try? row.decode(column: "error_message", as: String?.self)) ?? "" ) } : nil,
+            createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
+            startedAt: try row.decode(column: "started_at", as: Int64?.self).map(Clock.date),
+            completedAt: try row.decode(column: "completed_at", as: Int64?.self).map(Clock.date)
+        )
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs video tasks in the background. Like the review worker, it claims each task with a lease and
+/// renews it with every progress report, so a task whose server died is taken up again, and a task that
+/// was cancelled stops rendering at the next report.
+public struct VideoWorker: Service {
+    let store: Store
+    let engine: LocalVideoEngine
+    let signal: WorkSignal
+    let concurrency: Int
+    let logger: Logger
+    let owner = "video-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
+    static let lease: Duration = .seconds(60)
+    static let maxAttempts = 3
+
+    public init(store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger) {
+        self.store = store
+        self.engine = engine
+        self.signal = signal
+        self.concurrency = concurrency
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<max(1, concurrency) {
+                    group.addTask { await loop(stopping: stopping) }
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.stop()
+            signal.notify()
+        }
+    }
+
+    private func loop(stopping: StopFlag) async {
+        while !stopping.isStopped && !Task.isCancelled {
+            do {
+                if let task = try await store.claimVideoTask(owner: owner, lease: Self.lease) {
+                    try await runOne(task)
+                } else {
+                    await signal.wait(upTo: .seconds(2))
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("video worker error", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    func runOne(_ task: VideoTask) async throws {
+        let started = ContinuousClock.now
+        let outcome: Result<VideoResult, Failure>
+        if try await attempts(of: task) > Self.maxAttempts {
+            outcome = .failure(Failure(code: "render_failed", message: "the render was interrupted \(Self.maxAttempts) times; giving up"))
+        } else {
+            let store = self.store, owner = self.owner, keyID = task.keyID
+            do throws(Failure) {
+                let result = try await engine.render(task, resolve: { input throws(Failure) in
+                    guard let id = input.assetID else { return input.url }
+                    let asset: Asset?
+                    do { asset = try await store.activeAsset(id: id, keyID: keyID) } catch {
+                        throw Failure(code: "internal_error", message: "could not read asset \(id)")
+                    }
+                    guard let asset else { throw Failure(code: "asset_not_active", message: "\(input.field): asset '\(id)' is no longer active") }
+                    return asset.sourceURL
+                }, progress: { percent in
+                    (try? await store.reportProgress(taskID: task.id, owner: owner, progress: percent, lease: Self.lease)) ?? true
+                })
+                outcome = .success(result)
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        let recorded = try await store.finishVideoTask(taskID: task.id, owner: owner, outcome: outcome)
+        var metadata: Logger.Metadata = ["task": "\(task.id)", "took": "\(ContinuousClock.now - started)"]
+        switch outcome {
+        case .success(let result):
+            metadata["status"] = "completed"
+            if !recorded {
+                // Cancelled while rendering: the files are nobody's.
+                try? await engine.blobs.delete(key: result.videoKey)
+                if let frame = result.lastFrameKey { try? await engine.blobs.delete(key: frame) }
+            }
+        case .failure(let failure):
+            metadata["status"] = "failed"
+            metadata["reason"] = "\(failure.code)"
+        }
+        logger.info(recorded ? "video task finished" : "video task result discarded (cancelled or taken over)", metadata: metadata)
+    }
+
+    private func attempts(of task: VideoTask) async throws -> Int {
+        try await store.provider.read { db in
+            try await db.raw("SELECT attempts FROM tasks WHERE id = \(bind: task.id)").first()?.decode(column: "attempts", as: Int.self) ?? 0
+        }
+    }
+}
+
+/// Deletes result files once they are past retention. Task records stay; their result reads as gone.
+public struct RetentionSweeper: Service {
+    let store: Store
+    let blobs: any BlobStore
+    let retention: Duration
+    let logger: Logger
+
+    public init(store: Store, blobs: any BlobStore, retention: Duration, logger: Logger) {
+        self.store = store
+        self.blobs = blobs
+        self.retention = retention
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sweep()
+            } catch {
+                logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+        }
+    }
+
+    public func sweep(now: Date = Date()) async throws {
+        let cutoff = now.addingTimeInterval(-Double(retention.components.seconds))
+        for (id, result) in try await store.tasksToPurge(completedBefore: cutoff) {
+            try await blobs.delete(key: result.videoKey)
+            if let frame = result.lastFrameKey { try await blobs.delete(key: frame) }
+            try await store.markPurged(taskID: id)
+            logger.info("result files deleted after retention", metadata: ["task": "\(id)"])
+        }
+    }
+}
