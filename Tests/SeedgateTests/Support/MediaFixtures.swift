@@ -18,6 +18,7 @@ enum MediaFixtures {
         "video.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=24", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "video.mov": ["-f", "lavfi", "-i", "testsrc=size=720x720:rate=30", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-f", "mov"],
         "video-small.mp4": ["-f", "lavfi", "-i", "testsrc=size=400x300:rate=24", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
+        "video-6s.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=24", "-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "video-short.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=24", "-t", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "video-15fps.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "audio.wav": ["-f", "lavfi", "-i", "sine=frequency=440:duration=3"],

@@ -81,6 +81,30 @@ struct Gateway: Sendable {
         }
     }
 
+    /// Submits a generation and returns its task id (failing the test if it was refused).
+    func generate(_ body: String, key: String, idempotencyKey: String? = nil) async throws -> String {
+        var headers: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
+        let response = try await client.execute(uri: "/v1/videos/generations", method: .post, headers: headers, body: ByteBuffer(string: body))
+        let reply = Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
+        #expect(reply.status == 200, "\(body) -> \(reply.text)")
+        return try #require(reply.body["data"][0]["task_id"].string, "\(reply.text)")
+    }
+
+    /// Polls `GET /v1/tasks/{id}` until the video task is final.
+    func finishedVideo(_ id: String, key: String, limit: Duration = .seconds(120)) async throws -> Reply {
+        try await poll("/v1/tasks/\(id)", key: key, limit: limit) {
+            ["completed", "failed", "cancelled"].contains($0["data"]["status"].string ?? "")
+        }
+    }
+
+    /// Downloads a result link (an absolute URL on this gateway) through the test client.
+    func download(_ url: String, headers: HTTPFields = [:], method: HTTPRequest.Method = .get) async throws -> (status: Int, headers: HTTPFields, body: Data) {
+        let path = String(url[try #require(url.range(of: "/files/")).lowerBound...])
+        let response = try await client.execute(uri: path, method: method, headers: headers)
+        return (Int(response.status.code), response.headers, Data(buffer: response.body))
+    }
+
     /// Polls `GET /v1/tasks/{id}` until the task leaves `processing`.
     func finishedTask(_ id: String, key: String) async throws -> Reply {
         try await poll("/v1/tasks/\(id)", key: key) { $0["data"]["status"].string != "processing" }
@@ -107,6 +131,7 @@ enum TestSupport {
 func withGateway<R: Sendable>(
     allowPrivate: Bool = true,
     dataDirectory: String? = nil,
+    configure: (inout SeedgateConfiguration) -> Void = { _ in },
     _ body: @Sendable (Gateway) async throws -> R
 ) async throws -> R {
     let fixtures = try await FixtureServer.baseURL()
@@ -114,6 +139,7 @@ func withGateway<R: Sendable>(
     config.port = 0
     config.dataDirectory = dataDirectory ?? TestSupport.temporaryDirectory()
     config.allowPrivateURLs = allowPrivate
+    configure(&config)
     let app = try await buildApplication(config, logger: TestSupport.logger)
     let provider = try await SQLiteProvider.open(path: config.databasePath, readers: 1, logger: TestSupport.logger)
     let store = Store(provider: provider)
