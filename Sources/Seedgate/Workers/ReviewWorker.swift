@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Reviews submitted assets in the background. Each asset is claimed with a lease, so a review that
 /// was in flight when a server died is picked up again once the lease runs out (at once on SQLite,
@@ -24,35 +23,10 @@ public struct ReviewWorker: Service {
     }
 
     public func run() async throws {
-        let stopping = StopFlag()
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for _ in 0..<max(1, concurrency) {
-                    group.addTask { await loop(stopping: stopping) }
-                }
-            }
-        } onGracefulShutdown: {
-            stopping.stop()
-            signal.notify()
-        }
-    }
-
-    /// Claims and reviews one asset at a time until shutdown. A review in progress is finished
-    /// before the loop stops: that is the safe point.
-    private func loop(stopping: StopFlag) async {
-        while !stopping.isStopped && !Task.isCancelled {
-            do {
-                if let asset = try await store.claimAssetForReview(owner: owner, lease: Self.lease) {
-                    try await reviewOne(asset)
-                } else {
-                    await signal.wait(upTo: .seconds(2))
-                }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("review worker error", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
+        await WorkLoop(signal: signal, concurrency: concurrency, logger: logger, name: "review worker").run {
+            guard let asset = try await store.claimAssetForReview(owner: owner, lease: Self.lease) else { return false }
+            try await reviewOne(asset)
+            return true
         }
     }
 

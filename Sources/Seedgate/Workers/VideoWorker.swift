@@ -24,33 +24,10 @@ public struct VideoWorker: Service {
     }
 
     public func run() async throws {
-        let stopping = StopFlag()
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for _ in 0..<max(1, concurrency) {
-                    group.addTask { await loop(stopping: stopping) }
-                }
-            }
-        } onGracefulShutdown: {
-            stopping.stop()
-            signal.notify()
-        }
-    }
-
-    private func loop(stopping: StopFlag) async {
-        while !stopping.isStopped && !Task.isCancelled {
-            do {
-                if let task = try await store.claimVideoTask(owner: owner, lease: Self.lease) {
-                    try await runOne(task)
-                } else {
-                    await signal.wait(upTo: .seconds(2))
-                }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("video worker error", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
+        await WorkLoop(signal: signal, concurrency: concurrency, logger: logger, name: "video worker").run {
+            guard let task = try await store.claimVideoTask(owner: owner, lease: Self.lease) else { return false }
+            try await runOne(task)
+            return true
         }
     }
 

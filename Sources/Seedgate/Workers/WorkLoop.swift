@@ -1,0 +1,38 @@
+import Logging
+import ServiceLifecycle
+
+/// The loop every background worker runs: `concurrency` tasks, each doing one claimed piece of work at
+/// a time, waiting on the signal (or a short poll) when there is none. On graceful shutdown no new work
+/// is claimed; work in hand is finished first, which is the safe point.
+struct WorkLoop: Sendable {
+    let signal: WorkSignal
+    let concurrency: Int
+    let logger: Logger
+    let name: String
+
+    /// `step` claims and does one piece of work, returning false when there was none.
+    func run(_ step: @escaping @Sendable () async throws -> Bool) async {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<max(1, concurrency) {
+                    group.addTask {
+                        while !stopping.isStopped && !Task.isCancelled {
+                            do {
+                                if try await !step() { await signal.wait(upTo: .seconds(2)) }
+                            } catch is CancellationError {
+                                return
+                            } catch {
+                                logger.error("\(name) error", metadata: ["error": "\(error)"])
+                                try? await Task.sleep(for: .seconds(1))
+                            }
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.stop()
+            signal.notify()
+        }
+    }
+}
