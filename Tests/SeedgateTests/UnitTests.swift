@@ -180,6 +180,34 @@ struct StoreTests {
     }
 }
 
+@Suite("transactions (real SQLite)")
+struct TransactionTests {
+    @Test("a transaction whose task is cancelled midway rolls back and leaves the connection usable")
+    func cancelledMidway() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let provider = try await SQLiteProvider.open(path: "\(directory)/t.sqlite", logger: TestSupport.logger)
+        let store = Store(provider: provider)
+        try await store.migrate()
+        for _ in 0..<20 {
+            let task = Task {
+                try await provider.transaction { db in
+                    try await db.raw("INSERT INTO api_keys (id, name, secret_hash, created_at) VALUES ('k1', 'n', \(bind: UUID().uuidString), 0)").run()
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...3)))
+                    try await db.raw("DELETE FROM api_keys WHERE id = 'k1'").run()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...3)))
+            task.cancel()
+            _ = try? await task.value
+            // The writer is not stuck inside a transaction, and nothing half-done was kept.
+            let (key, _) = try await store.createKey(name: "after")
+            #expect(try await store.revokeKey(id: key.id))
+            #expect(try await store.listKeys().allSatisfy { $0.id != "k1" })
+        }
+        await provider.close()
+    }
+}
+
 @Suite("probing (real ffprobe)")
 struct MediaProbeTests {
     @Test("real files are classified by what they are")

@@ -69,16 +69,23 @@ public final class SQLiteProvider: DatabaseProvider {
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let db = writer.sql()
         return try await writeLock.withLock {
-            try await db.raw("BEGIN IMMEDIATE").run()
+            try await Self.finish("BEGIN IMMEDIATE", on: db)
             do {
                 let result = try await body(db)
-                try await db.raw("COMMIT").run()
+                try await Self.finish("COMMIT", on: db)
                 return result
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                try? await Self.finish("ROLLBACK", on: db)
                 throw error
             }
         }
+    }
+
+    /// Runs a transaction-control statement in a task of its own, so it runs even when the calling task
+    /// was cancelled mid-transaction (as a progress reporter is when its render ends). Otherwise the
+    /// ROLLBACK would be skipped and the connection left inside a transaction for good.
+    private static func finish(_ statement: String, on db: any SQLDatabase) async throws {
+        try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
     }
 
     /// Closes every connection and the thread pool. Runs to the end even when the calling task is
