@@ -10,7 +10,7 @@ struct SeedgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seedgate",
         abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
-        subcommands: [Serve.self, Keys.self],
+        subcommands: [Serve.self, Keys.self, Credits.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -53,6 +53,12 @@ struct Serve: AsyncParsableCommand {
     var resultRetention: Int?
     @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
     var renderConcurrency: Int?
+    @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
+    var prices: String?
+    @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
+    var defaultRpm: Int?
+    @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
+    var defaultMaxInFlight: Int?
 
     func run() async throws {
         var config = SeedgateConfiguration()
@@ -65,6 +71,9 @@ struct Serve: AsyncParsableCommand {
         if let resultTtl { config.resultLinkTTL = .seconds(resultTtl) }
         if let resultRetention { config.resultRetention = .seconds(resultRetention) }
         if let renderConcurrency { config.renderConcurrency = renderConcurrency }
+        if let prices { config.pricesFile = prices }
+        if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
+        if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
         if let level = logLevel {
             guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
             config.logLevel = parsed
@@ -89,12 +98,13 @@ struct Serve: AsyncParsableCommand {
     static func announceFirstKey(config: SeedgateConfiguration, store: Store, logger: Logger) async {
         do {
             guard try await store.keyCount() == 0 else { return }
-            let (key, secret) = try await store.createKey(name: "default")
+            let (key, secret, _) = try await store.createKey(name: "default", credits: config.firstKeyCredits)
             let base = config.effectivePublicURL
             // Written straight to the file descriptor: print() buffers when stdout is a file or a pipe.
             FileHandle.standardOutput.write(Data("""
 
-            Created the first API key '\(key.name)' (\(key.id)). It is shown only this once; Seedgate keeps only its hash:
+            Created the first API key '\(key.name)' (\(key.id)) with \(config.firstKeyCredits) credits.
+            It is shown only this once; Seedgate keeps only its hash:
 
                 \(secret)
 
@@ -118,21 +128,71 @@ struct Serve: AsyncParsableCommand {
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list and revoke API keys. Works while a server runs on the same data dir.",
-        subcommands: [Create.self, List.self, Revoke.self]
+        subcommands: [Create.self, List.self, Revoke.self, Set.self, RotateWebhookSecret.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key; its secret is the last line printed.")
         @OptionGroup var store: StoreOptions
         @Option(help: "A name to recognise the key by.") var name: String
+        @Option(help: "Starting credits.") var credits: Int64 = 0
+        @Option(help: "Requests per minute (default: the server's).") var rpm: Int?
+        @Option(help: "Unfinished tasks at once (default: the server's).") var maxInFlight: Int?
+        @Flag(help: "Print {id, key, webhook_secret, ...} as JSON, for scripts.") var json = false
 
         func run() async throws {
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, trimmed.count <= 64 else { throw ValidationError("--name must be 1 to 64 characters") }
+            guard credits >= 0 else { throw ValidationError("--credits must not be negative") }
+            if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
+            if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
             let store = try await store.openStore()
-            let (key, secret) = try await store.createKey(name: trimmed)
+            let created = try await store.createKey(name: trimmed, credits: credits, rpm: rpm, maxInFlight: maxInFlight)
             await store.provider.close()
-            print("Created key \(key.id) '\(key.name)'. The secret below is shown only once:")
+            if json {
+                print(JSONOut.obj([
+                    "id": .string(created.key.id), "name": .string(created.key.name), "key": .string(created.secret),
+                    "webhook_secret": .string(created.webhookSecret), "credits": .int(credits),
+                    "rpm": rpm.map(JSONOut.int), "max_in_flight": maxInFlight.map(JSONOut.int),
+                ]).serialized())
+                return
+            }
+            print("Created key \(created.key.id) '\(created.key.name)' with \(credits) credits.")
+            print("Webhook signing secret: \(created.webhookSecret)")
+            print("The key's secret, below, is shown only once:")
+            print(created.secret)
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a key's limits.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (key_...).") var id: String
+        @Option(help: "Requests per minute.") var rpm: Int?
+        @Option(help: "Unfinished tasks at once.") var maxInFlight: Int?
+
+        func run() async throws {
+            guard rpm != nil || maxInFlight != nil else { throw ValidationError("give --rpm and/or --max-in-flight") }
+            if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
+            if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
+            let store = try await store.openStore()
+            let found = try await store.setLimits(keyID: id, rpm: rpm, maxInFlight: maxInFlight)
+            await store.provider.close()
+            guard found else { throw ValidationError("no key with id '\(id)'") }
+            print("Updated key \(id).")
+        }
+    }
+
+    struct RotateWebhookSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a key a new webhook signing secret (printed).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (key_...).") var id: String
+
+        func run() async throws {
+            let store = try await store.openStore()
+            let secret = try await store.rotateWebhookSecret(keyID: id)
+            await store.provider.close()
+            guard let secret else { throw ValidationError("no key with id '\(id)'") }
             print(secret)
         }
     }
@@ -164,6 +224,56 @@ struct Keys: AsyncParsableCommand {
             await store.provider.close()
             guard revoked else { throw ValidationError("no active key with id '\(id)'") }
             print("Revoked key \(id).")
+        }
+    }
+}
+
+struct Credits: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add credits to a key, or show its balance and ledger.",
+        subcommands: [Add.self, Show.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add credits (negative to remove; never below what is held).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (key_...).") var keyID: String
+        @Argument(help: "Whole credits.") var amount: Int64
+        @Option(help: "Why, for the ledger.") var note: String = "added by operator"
+
+        func run() async throws {
+            guard amount != 0 else { throw ValidationError("amount must not be 0") }
+            let store = try await store.openStore()
+            do {
+                try await store.grant(keyID: keyID, amount: amount, note: note)
+            } catch let error as SeedgateError {
+                await store.provider.close()
+                throw ValidationError(error.message)
+            }
+            let account = try await store.account(keyID: keyID, defaults: .defaults)
+            await store.provider.close()
+            print("Key \(keyID): balance \(account?.balance ?? 0), held \(account?.held ?? 0), available \(account?.available ?? 0).")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a key's balance and its recent ledger.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The key's id (key_...).") var keyID: String
+
+        func run() async throws {
+            let store = try await store.openStore()
+            guard let account = try await store.account(keyID: keyID, defaults: .defaults) else {
+                await store.provider.close()
+                throw ValidationError("no key with id '\(keyID)'")
+            }
+            let entries = try await store.ledger(keyID: keyID, limit: 20)
+            await store.provider.close()
+            print("Key \(keyID) '\(account.name)': balance \(account.balance), held \(account.held), available \(account.available), spent \(account.spent)")
+            print("TIME\tKIND\tBALANCE\tHELD\tREF\tNOTE")
+            for entry in entries {
+                print("\(entry.createdAt.formatted(.iso8601))\t\(entry.kind)\t\(entry.balanceDelta)\t\(entry.heldDelta)\t\(entry.ref ?? "")\t\(entry.note ?? "")")
+            }
         }
     }
 }

@@ -97,7 +97,7 @@ struct AuthAndIsolationTests {
     @Test("secrets are stored only as their SHA-256")
     func secretsHashed() async throws {
         try await withGateway { gw in
-            let (key, secret) = try await gw.store.createKey(name: "hashed")
+            let (key, secret, _) = try await gw.store.createKey(name: "hashed")
             let rows = try await gw.store.provider.read { db in
                 try await db.raw("SELECT id, name, secret_hash FROM api_keys WHERE id = \(bind: key.id)").all().map {
                     [try $0.decode(column: "id", as: String.self), try $0.decode(column: "name", as: String.self), try $0.decode(column: "secret_hash", as: String.self)]

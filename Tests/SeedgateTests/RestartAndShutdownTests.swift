@@ -12,7 +12,7 @@ struct RestartAndShutdownTests {
         let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
         let store = Store(provider: provider)
         try await store.migrate()
-        let (key, secret) = try await store.createKey(name: "crash")
+        let (key, secret, _) = try await store.createKey(name: "crash")
         let task = try await store.submitAssets(
             keyID: key.id, target: .new(name: "g", description: ""), projectName: "default", type: .image,
             inputs: [AssetInput(url: "\(fixtures)/f/good.png", name: "a"), AssetInput(url: "\(fixtures)/f/small.png", name: "b")]

@@ -153,7 +153,7 @@ struct StoreTests {
         let store = Store(provider: provider)
         try await store.migrate()
         try await store.migrate() // idempotent
-        let (key, _) = try await store.createKey(name: "k")
+        let (key, _, _) = try await store.createKey(name: "k")
         let task = try await store.submitAssets(keyID: key.id, target: .keyDefault, projectName: "default", type: .image,
                                                 inputs: (0..<5).map { AssetInput(url: "https://e.com/\($0).png", name: "a\($0)") })
         let claimed = try await withThrowingTaskGroup(of: Asset?.self) { group in
@@ -200,7 +200,7 @@ struct TransactionTests {
             task.cancel()
             _ = try? await task.value
             // The writer is not stuck inside a transaction, and nothing half-done was kept.
-            let (key, _) = try await store.createKey(name: "after")
+            let (key, _, _) = try await store.createKey(name: "after")
             #expect(try await store.revokeKey(id: key.id))
             #expect(try await store.listKeys().allSatisfy { $0.id != "k1" })
         }

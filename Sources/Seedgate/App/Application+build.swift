@@ -32,8 +32,9 @@ public func buildApplication(
         )
     )
     let urlGuard = URLGuard(allowPrivate: config.allowPrivateURLs)
+    let prices = try config.pricesFile.map(PriceTable.load(file:)) ?? .defaults
     let signal = WorkSignal()
-    let assets = AssetService(store: store, urlGuard: urlGuard, signal: signal)
+    let assets = AssetService(store: store, urlGuard: urlGuard, signal: signal, prices: prices)
     let reviewer = LocalReviewer(
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard),
         scratchDirectory: "\(config.dataDirectory)/tmp"
@@ -41,32 +42,44 @@ public func buildApplication(
 
     let blobs = try LocalBlobStore(root: "\(config.dataDirectory)/blobs")
     let videoSignal = WorkSignal()
-    let generation = GenerationService(store: store, urlGuard: urlGuard, signal: videoSignal)
+    let generation = GenerationService(store: store, urlGuard: urlGuard, signal: videoSignal, prices: prices, limits: config.defaultLimits)
     let signer = URLSigner(secret: try URLSigner.loadSecret(dataDirectory: config.dataDirectory), baseURL: config.effectivePublicURL)
     let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
     let engine = LocalVideoEngine(
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), blobs: blobs, scratchDirectory: "\(config.dataDirectory)/tmp"
     )
-    let router = buildRouter(store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs)
+    let router = buildRouter(
+        store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs, limits: config.defaultLimits
+    )
     let resources = ResourceService {
         try? await httpClient.shutdown()
         await provider.close()
         DataDirectory.unlock(lock)
     }
     let worker = ReviewWorker(store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger)
-    let videoWorker = VideoWorker(store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger)
+    let videoWorker = VideoWorker(store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger, prices: prices)
+    let webhooks = WebhookWorker(store: store, client: httpClient, urlGuard: urlGuard, delays: config.webhookRetryDelays, logger: logger) { delivery in
+        if let task = try await store.videoTask(id: delivery.taskID, keyID: delivery.keyID) {
+            return Apimart.envelope(Apimart.videoTask(task, links: links, webhook: nil)).serialized()
+        }
+        if let task = try await store.reviewTask(id: delivery.taskID, keyID: delivery.keyID) {
+            return Apimart.envelope(Apimart.reviewTask(task)).serialized()
+        }
+        return nil
+    }
     let sweeper = RetentionSweeper(store: store, blobs: blobs, retention: config.resultRetention, logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
-        services: [resources, worker, videoWorker, sweeper],
+        services: [resources, worker, videoWorker, webhooks, sweeper],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
         logger: logger
     )
 }
 
 func buildRouter(
-    store: Store, assets: AssetService, generation: GenerationService, links: ResultLinks, signer: URLSigner, blobs: any BlobStore
+    store: Store, assets: AssetService, generation: GenerationService, links: ResultLinks, signer: URLSigner, blobs: any BlobStore,
+    limits: Limits
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.get("health") { _, _ in "ok" }
@@ -74,22 +87,22 @@ func buildRouter(
     // apimart (seeds 000, 002)
     let apimart = router.group("v1")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart))
-        .add(middleware: AuthMiddleware(store: store))
+        .add(middleware: AuthMiddleware(store: store, limits: limits))
         .group(context: AuthenticatedContext.self)
     ApimartAssetRoutes(assets: assets).register(on: apimart)
-    ApimartGenerationRoutes(generation: generation, assets: assets, results: links).register(on: apimart)
+    ApimartGenerationRoutes(generation: generation, assets: assets, results: links, store: store, limits: limits).register(on: apimart)
 
     // toapis (seed 001)
     let toapis = router.group("v1/videos/doubao-seedance-2-0/private-avatar")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .toapis))
-        .add(middleware: AuthMiddleware(store: store))
+        .add(middleware: AuthMiddleware(store: store, limits: limits))
         .group(context: AuthenticatedContext.self)
     ToapisRoutes(assets: assets).register(on: toapis)
 
     // crun (seeds 003, 004)
     let crun = router.group("api/v1/client/job")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .crun))
-        .add(middleware: AuthMiddleware(store: store))
+        .add(middleware: AuthMiddleware(store: store, limits: limits))
         .group(context: AuthenticatedContext.self)
     CrunRoutes(assets: assets).register(on: crun)
 

@@ -21,6 +21,14 @@ public struct SeedgateConfiguration: Sendable {
     /// How long result files are kept after a task completes.
     public var resultRetention: Duration = .seconds(7 * 24 * 3600)
     public var logLevel: Logger.Level = .info
+    /// A JSON price file (`--prices`); nil uses `PriceTable.defaults`.
+    public var pricesFile: String?
+    /// Limits for keys that have none of their own.
+    public var defaultLimits = Limits.defaults
+    /// Credits the first key gets when the server makes it on an empty store.
+    public var firstKeyCredits: Int64 = 1_000_000
+    /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
+    public var webhookRetryDelays: [Duration] = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200].map { .seconds($0) }
 
     public init() {}
 
@@ -42,6 +50,9 @@ public struct SeedgateConfiguration: Sendable {
         renderConcurrency = reader.int(forKey: "seedgate.render.concurrency") ?? renderConcurrency
         if let seconds = reader.int(forKey: "seedgate.result.ttl") { resultLinkTTL = .seconds(seconds) }
         if let seconds = reader.int(forKey: "seedgate.result.retention") { resultRetention = .seconds(seconds) }
+        pricesFile = reader.string(forKey: "seedgate.prices") ?? pricesFile
+        defaultLimits.rpm = reader.int(forKey: "seedgate.default.rpm") ?? defaultLimits.rpm
+        defaultLimits.maxInFlight = reader.int(forKey: "seedgate.default.max.in.flight") ?? defaultLimits.maxInFlight
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
         }
@@ -55,6 +66,9 @@ public struct SeedgateConfiguration: Sendable {
         }
         guard renderConcurrency >= 1 && renderConcurrency <= 16 else {
             throw ConfigurationError("render concurrency (SEEDGATE_RENDER_CONCURRENCY) must be 1 to 16, not \(renderConcurrency)")
+        }
+        guard defaultLimits.rpm >= 1, defaultLimits.maxInFlight >= 1 else {
+            throw ConfigurationError("default limits (SEEDGATE_DEFAULT_RPM, SEEDGATE_DEFAULT_MAX_IN_FLIGHT) must be at least 1")
         }
         guard resultLinkTTL >= .seconds(60) else { throw ConfigurationError("result link TTL (--result-ttl / SEEDGATE_RESULT_TTL) must be at least 60 seconds") }
         guard resultRetention >= resultLinkTTL else {

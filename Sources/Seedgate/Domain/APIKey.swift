@@ -7,12 +7,21 @@ public struct APIKey: Sendable, Equatable {
     public var name: String
     public var createdAt: Date
     public var revokedAt: Date?
+    /// The key's own limits; nil means the server's defaults.
+    public var rpm: Int?
+    public var maxInFlight: Int?
 
-    public init(id: String, name: String, createdAt: Date, revokedAt: Date? = nil) {
+    public init(id: String, name: String, createdAt: Date, revokedAt: Date? = nil, rpm: Int? = nil, maxInFlight: Int? = nil) {
         self.id = id
         self.name = name
         self.createdAt = createdAt
         self.revokedAt = revokedAt
+        self.rpm = rpm
+        self.maxInFlight = maxInFlight
+    }
+
+    public func limits(_ defaults: Limits) -> Limits {
+        Limits(rpm: rpm ?? defaults.rpm, maxInFlight: maxInFlight ?? defaults.maxInFlight)
     }
 }
 
@@ -23,6 +32,12 @@ public enum KeySecret {
 
     public static func generate() -> String {
         prefix + Identifiers.random(40)
+    }
+
+    /// A Standard Webhooks signing secret: `whsec_` and 24 random bytes in base64.
+    public static func webhookSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "whsec_" + Data((0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
     }
 
     public static func hash(_ secret: String) -> String {

@@ -6,11 +6,13 @@ public struct AssetService: Sendable {
     let store: Store
     let urlGuard: URLGuard
     let signal: WorkSignal
+    let prices: PriceTable
 
-    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal) {
+    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal, prices: PriceTable = .defaults) {
         self.store = store
         self.urlGuard = urlGuard
         self.signal = signal
+        self.prices = prices
     }
 
     /// One asset of a submission, as the client wrote it, with the field paths for error messages.
@@ -37,7 +39,8 @@ public struct AssetService: Sendable {
 
     /// Validates and stores a batch of assets for review; nothing is stored when any item is invalid.
     public func submit(
-        key: APIKey, target: GroupTarget, projectName: String?, type: MediaType, items: [Item], countField: String
+        key: APIKey, target: GroupTarget, projectName: String?, type: MediaType, items: [Item], countField: String,
+        callbackURL: String? = nil
     ) async throws -> AssetReviewTask {
         try AssetRules.count(items.count, field: countField)
         let project = try AssetRules.projectName(projectName, field: "project_name")
@@ -47,6 +50,7 @@ public struct AssetService: Sendable {
             let name = try AssetRules.name(item.name ?? AssetRules.defaultName(for: url), field: item.nameField)
             inputs.append(AssetInput(url: url, name: name))
         }
+        let callback = try callbackURL.map { url throws(SeedgateError) in try urlGuard.checkSyntax(url, field: "callback_url").absoluteString }
         var target = target
         if case .new(let name, let description) = target {
             target = .new(
@@ -54,7 +58,10 @@ public struct AssetService: Sendable {
                 description: try AssetRules.description(description, field: "group.description")
             )
         }
-        let task = try await store.submitAssets(keyID: key.id, target: target, projectName: project, type: type, inputs: inputs)
+        let task = try await store.submitAssets(
+            keyID: key.id, target: target, projectName: project, type: type, inputs: inputs,
+            callbackURL: callback, pricePerAsset: prices.assetReview
+        )
         signal.notify()
         return task
     }

@@ -7,11 +7,15 @@ public struct GenerationService: Sendable {
     let store: Store
     let urlGuard: URLGuard
     let signal: WorkSignal
+    let prices: PriceTable
+    let limits: Limits
 
-    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal) {
+    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal, prices: PriceTable = .defaults, limits: Limits = .defaults) {
         self.store = store
         self.urlGuard = urlGuard
         self.signal = signal
+        self.prices = prices
+        self.limits = limits
     }
 
     public static let maxIdempotencyKeyLength = 255
@@ -28,7 +32,10 @@ public struct GenerationService: Sendable {
             claim = IdempotencyClaim(key: idempotencyKey, bodyHash: hash)
         }
         let seed = request.seed.flatMap { $0 >= 0 ? $0 : nil } ?? Int64(UInt32.random(in: .min ... .max))
-        let stored = try await store.insertVideoTask(keyID: key.id, request: request, seed: seed, idempotency: claim)
+        let stored = try await store.insertVideoTask(
+            keyID: key.id, request: request, seed: seed, hold: prices.maximum(for: request),
+            maxInFlight: key.limits(limits).maxInFlight, idempotency: claim
+        )
         if !stored.replayed { signal.notify() }
         return stored
     }

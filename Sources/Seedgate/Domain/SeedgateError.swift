@@ -24,12 +24,15 @@ public struct SeedgateError: Error, Sendable, Equatable {
     public var message: String
     /// The request field the error is about, when there is one (`assets[2].url`).
     public var param: String?
+    /// For 429: seconds until a retry can succeed (sent as `Retry-After`).
+    public var retryAfter: Int?
 
-    public init(_ kind: Kind, code: String, message: String, param: String? = nil) {
+    public init(_ kind: Kind, code: String, message: String, param: String? = nil, retryAfter: Int? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
         self.param = param
+        self.retryAfter = retryAfter
     }
 
     public var status: HTTPResponse.Status {

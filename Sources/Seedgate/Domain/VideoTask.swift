@@ -89,6 +89,9 @@ public struct VideoTask: Sendable, Equatable {
     public var seed: Int64
     public var result: VideoResult?
     public var failure: Failure?
+    /// Credits held while the task runs, and what it cost once settled.
+    public var hold: Int64
+    public var cost: Int64?
     public var createdAt: Date
     public var startedAt: Date?
     public var completedAt: Date?

@@ -90,6 +90,59 @@ enum Migrations {
             )
             """,
         ],
+        // 3: credits (balances, holds, ledger), per-key limits, webhooks
+        [
+            "ALTER TABLE api_keys ADD COLUMN balance BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE api_keys ADD COLUMN held BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE api_keys ADD COLUMN rpm INTEGER",
+            "ALTER TABLE api_keys ADD COLUMN max_in_flight INTEGER",
+            "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT",
+            """
+            CREATE TABLE ledger (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                kind TEXT NOT NULL,
+                balance_delta BIGINT NOT NULL,
+                held_delta BIGINT NOT NULL,
+                ref TEXT,
+                note TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            // A task's hold, charge and release each happen at most once, whatever races.
+            "CREATE UNIQUE INDEX ledger_once ON ledger(ref, kind) WHERE ref IS NOT NULL",
+            "CREATE INDEX ledger_by_key ON ledger(key_id, created_at)",
+            "ALTER TABLE tasks ADD COLUMN hold BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN cost BIGINT",
+            "ALTER TABLE tasks ADD COLUMN callback_url TEXT",
+            """
+            CREATE TABLE rate_windows (
+                key_id TEXT NOT NULL,
+                window_start BIGINT NOT NULL,
+                hits INTEGER NOT NULL,
+                PRIMARY KEY (key_id, window_start)
+            )
+            """,
+            """
+            CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                task_id TEXT NOT NULL REFERENCES tasks(id),
+                url TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL,
+                last_status_code INTEGER,
+                last_error TEXT,
+                delivered_at BIGINT,
+                created_at BIGINT NOT NULL,
+                lease_owner TEXT,
+                lease_until BIGINT
+            )
+            """,
+            "CREATE UNIQUE INDEX webhook_once ON webhook_deliveries(task_id)",
+            "CREATE INDEX webhook_queue ON webhook_deliveries(status, next_attempt_at)",
+        ],
     ]
 
     static func apply(on provider: any DatabaseProvider) async throws {

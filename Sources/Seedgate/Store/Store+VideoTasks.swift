@@ -22,7 +22,11 @@ public struct TaskPage: Sendable {
 extension Store {
     /// Stores a new video task, or returns the task an earlier request with the same idempotency key
     /// and body made (refusing the same key with another body), in one transaction.
-    public func insertVideoTask(keyID: String, request: GenerationRequest, seed: Int64, idempotency: IdempotencyClaim?) async throws -> (task: VideoTask, replayed: Bool) {
+    /// With `hold` > 0, that many credits are held for the task (402 when the key lacks them), and a key
+    /// with `maxInFlight` unfinished tasks already gets 429: all in the same transaction as the insert.
+    public func insertVideoTask(
+        keyID: String, request: GenerationRequest, seed: Int64, hold: Int64 = 0, maxInFlight: Int = .max, idempotency: IdempotencyClaim?
+    ) async throws -> (task: VideoTask, replayed: Bool) {
         let now = Date()
         let requestJSON = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         return try await provider.transaction { db in
@@ -44,12 +48,20 @@ extension Store {
                     try await db.raw("DELETE FROM idempotency_keys WHERE key_id = \(bind: keyID) AND idempotency_key = \(bind: idempotency.key)").run()
                 }
             }
+            let inFlight = try await db.raw("""
+                SELECT COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            if inFlight >= maxInFlight {
+                throw SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
+                                    message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
+            }
             let id = Identifiers.task(at: now)
             try await db.raw("""
-                INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed)
+                INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url)
                 VALUES (\(bind: id), \(bind: keyID), 'video', \(bind: Clock.millis(now)), 'pending', \(bind: request.model.rawValue),
-                        \(bind: requestJSON), 0, \(bind: seed))
+                        \(bind: requestJSON), 0, \(bind: seed), \(bind: hold), \(bind: request.callbackURL))
                 """).run()
+            try await Self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: "this \(request.duration) s \(request.resolution) video")
             if let idempotency {
                 try await db.raw("""
                     INSERT INTO idempotency_keys (key_id, idempotency_key, body_hash, task_id, created_at)
@@ -57,7 +69,7 @@ extension Store {
                     """).run()
             }
             let task = VideoTask(id: id, keyID: keyID, request: request, status: .pending, progress: 0, seed: seed,
-                                 result: nil, failure: nil, createdAt: now, startedAt: nil, completedAt: nil)
+                                 result: nil, failure: nil, hold: hold, cost: nil, createdAt: now, startedAt: nil, completedAt: nil)
             return (task, false)
         }
     }
@@ -86,7 +98,7 @@ extension Store {
     /// Claims the oldest pending video task, or one whose worker's lease ran out.
     public func claimVideoTask(owner: String, lease: Duration) async throws -> VideoTask? {
         let now = Clock.millis()
-        let until = now + Int64(lease.components.seconds * 1000)
+        let until = now + lease.milliseconds
         return try await provider.transaction { db in
             try await db.raw("""
                 UPDATE tasks SET status = 'processing', lease_owner = \(bind: owner), lease_until = \(bind: until),
@@ -104,7 +116,7 @@ extension Store {
     /// Records progress and extends the lease. False when the task is no longer this worker's to run
     /// (cancelled, or taken over): the worker then stops.
     public func reportProgress(taskID: String, owner: String, progress: Int, lease: Duration) async throws -> Bool {
-        let until = Clock.millis() + Int64(lease.components.seconds * 1000)
+        let until = Clock.millis() + lease.milliseconds
         return try await provider.transaction { db in
             !(try await db.raw("""
                 UPDATE tasks SET progress = \(bind: min(99, max(1, progress))), lease_until = \(bind: until)
@@ -113,8 +125,10 @@ extension Store {
         }
     }
 
-    /// Finishes a task, once: only the worker holding it, only while it is still processing.
-    public func finishVideoTask(taskID: String, owner: String, outcome: Result<VideoResult, Failure>) async throws -> Bool {
+    /// Finishes a task, once: only the worker holding it, only while it is still processing. In the same
+    /// transaction a success is charged `cost` (the rest of the hold is released), a failure releases the
+    /// whole hold, and the webhook, if any, is queued.
+    public func finishVideoTask(taskID: String, owner: String, outcome: Result<VideoResult, Failure>, cost: Int64 = 0) async throws -> Bool {
         let now = Clock.millis()
         return try await provider.transaction { db in
             let rows: [any SQLRow]
@@ -123,17 +137,26 @@ extension Store {
                 let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
                 rows = try await db.raw("""
                     UPDATE tasks SET status = 'completed', progress = 100, result = \(bind: json), completed_at = \(bind: now),
-                        lease_owner = NULL, lease_until = NULL
-                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                        lease_owner = NULL, lease_until = NULL, cost = \(bind: cost)
+                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, hold
                     """).all()
             case .failure(let failure):
                 rows = try await db.raw("""
                     UPDATE tasks SET status = 'failed', progress = 100, error_code = \(bind: failure.code), error_message = \(bind: failure.message),
                         completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL
-                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, hold
                     """).all()
             }
-            return !rows.isEmpty
+            guard let row = rows.first else { return false }
+            let keyID = try row.decode(column: "key_id", as: String.self)
+            let hold = try row.decode(column: "hold", as: Int64.self)
+            if case .success = outcome {
+                try await Self.settle(db, keyID: keyID, ref: taskID, hold: hold, cost: min(cost, hold))
+            } else {
+                try await Self.release(db, keyID: keyID, ref: taskID, hold: hold)
+            }
+            try await Self.enqueueWebhook(db, taskID: taskID)
+            return true
         }
     }
 
@@ -144,8 +167,13 @@ extension Store {
             let rows = try await db.raw("""
                 UPDATE tasks SET status = 'cancelled', completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL,
                     error_code = 'cancelled', error_message = 'cancelled by the client'
-                WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing') RETURNING id
+                WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
+                RETURNING id, hold
                 """).all()
+            if let row = rows.first {
+                try await Self.release(db, keyID: keyID, ref: id, hold: try row.decode(column: "hold", as: Int64.self))
+                try await Self.enqueueWebhook(db, taskID: id)
+            }
             guard let task = try await Self.videoTask(db, id: id, keyID: keyID) else { return nil }
             return (task, !rows.isEmpty)
         }
@@ -193,6 +221,8 @@ extension Store {
             seed: try row.decode(column: "seed", as: Int64.self),
             result: purged ? nil : resultJSON.flatMap { try? JSONDecoder().decode(VideoResult.self, from: Data($0.utf8)) },
             failure: status == .failed || status == .cancelled ? code.map { Failure(code: $0, message: (try? row.decode(column: "error_message", as: String?.self)) ?? "" ) } : nil,
+            hold: try row.decode(column: "hold", as: Int64.self),
+            cost: try row.decode(column: "cost", as: Int64?.self),
             createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
             startedAt: try row.decode(column: "started_at", as: Int64?.self).map(Clock.date),
             completedAt: try row.decode(column: "completed_at", as: Int64?.self).map(Clock.date)

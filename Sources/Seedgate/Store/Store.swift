@@ -19,24 +19,32 @@ public struct Store: Sendable {
 // MARK: - Keys
 
 extension Store {
-    /// Creates a key and returns it with its secret; the secret is not kept.
-    public func createKey(name: String) async throws -> (key: APIKey, secret: String) {
+    /// Creates a key (with a starting balance and limits, when given) and returns it with its secret
+    /// and webhook signing secret; the key's secret is not kept.
+    public func createKey(
+        name: String, credits: Int64 = 0, rpm: Int? = nil, maxInFlight: Int? = nil
+    ) async throws -> (key: APIKey, secret: String, webhookSecret: String) {
         let secret = KeySecret.generate()
-        let key = APIKey(id: Identifiers.key(), name: name, createdAt: Date())
+        let webhookSecret = KeySecret.webhookSecret()
+        let key = APIKey(id: Identifiers.key(), name: name, createdAt: Date(), rpm: rpm, maxInFlight: maxInFlight)
         try await provider.transaction { db in
             try await db.raw("""
-                INSERT INTO api_keys (id, name, secret_hash, created_at)
-                VALUES (\(bind: key.id), \(bind: key.name), \(bind: KeySecret.hash(secret)), \(bind: Clock.millis(key.createdAt)))
+                INSERT INTO api_keys (id, name, secret_hash, created_at, rpm, max_in_flight, webhook_secret)
+                VALUES (\(bind: key.id), \(bind: key.name), \(bind: KeySecret.hash(secret)), \(bind: Clock.millis(key.createdAt)),
+                        \(bind: rpm), \(bind: maxInFlight), \(bind: webhookSecret))
                 """).run()
+            if credits != 0 {
+                try await Self.grant(db, keyID: key.id, amount: credits, note: "initial credits")
+            }
         }
-        return (key, secret)
+        return (key, secret, webhookSecret)
     }
 
     /// The live key whose secret this is, or nil for an unknown or revoked one.
     public func authenticate(secret: String) async throws -> APIKey? {
         let hash = KeySecret.hash(secret)
         return try await provider.read { db in
-            try await db.raw("SELECT id, name, created_at, revoked_at FROM api_keys WHERE secret_hash = \(bind: hash) AND revoked_at IS NULL")
+            try await db.raw("SELECT id, name, created_at, revoked_at, rpm, max_in_flight FROM api_keys WHERE secret_hash = \(bind: hash) AND revoked_at IS NULL")
                 .first()
                 .map(Self.key(from:))
         }
@@ -44,7 +52,7 @@ extension Store {
 
     public func listKeys() async throws -> [APIKey] {
         try await provider.read { db in
-            try await db.raw("SELECT id, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id").all().map(Self.key(from:))
+            try await db.raw("SELECT id, name, created_at, revoked_at, rpm, max_in_flight FROM api_keys ORDER BY created_at, id").all().map(Self.key(from:))
         }
     }
 
@@ -69,7 +77,9 @@ extension Store {
             id: try row.decode(column: "id", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
-            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Clock.date)
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Clock.date),
+            rpm: try row.decode(column: "rpm", as: Int?.self),
+            maxInFlight: try row.decode(column: "max_in_flight", as: Int?.self)
         )
     }
 }
@@ -151,8 +161,12 @@ public struct AssetInput: Sendable, Equatable {
 extension Store {
     /// Stores a review task and its assets (and the group, when the submission makes one) in one
     /// transaction. Throws `group_not_found` when the target group is not the key's.
+    ///
+    /// With `pricePerAsset` > 0, that much is held per asset (402 when the key lacks it) and charged for
+    /// each asset that passes review; a failed review costs nothing.
     public func submitAssets(
-        keyID: String, target: GroupTarget, projectName: String, type: MediaType, inputs: [AssetInput]
+        keyID: String, target: GroupTarget, projectName: String, type: MediaType, inputs: [AssetInput],
+        callbackURL: String? = nil, pricePerAsset: Int64 = 0
     ) async throws -> AssetReviewTask {
         try await provider.transaction { db in
             let group: AssetGroup
@@ -169,10 +183,12 @@ extension Store {
             }
             let now = Date()
             let taskID = Identifiers.task(at: now)
+            let hold = pricePerAsset * Int64(inputs.count)
             try await db.raw("""
-                INSERT INTO tasks (id, key_id, kind, group_id, created_at)
-                VALUES (\(bind: taskID), \(bind: keyID), 'asset_review', \(bind: group.id), \(bind: Clock.millis(now)))
+                INSERT INTO tasks (id, key_id, kind, group_id, created_at, hold, callback_url)
+                VALUES (\(bind: taskID), \(bind: keyID), 'asset_review', \(bind: group.id), \(bind: Clock.millis(now)), \(bind: hold), \(bind: callbackURL))
                 """).run()
+            try await Self.placeHold(db, keyID: keyID, ref: taskID, amount: hold, what: "reviewing \(inputs.count) asset(s)")
             var assets: [Asset] = []
             for (position, input) in inputs.enumerated() {
                 let asset = Asset(
@@ -217,7 +233,7 @@ extension Store {
     /// workers can never hold the same asset.
     public func claimAssetForReview(owner: String, lease: Duration) async throws -> Asset? {
         let now = Clock.millis()
-        let until = now + Int64(lease.components.seconds * 1000)
+        let until = now + lease.milliseconds
         return try await provider.transaction { db in
             try await db.raw("""
                 UPDATE assets SET lease_owner = \(bind: owner), lease_until = \(bind: until), attempts = attempts + 1
@@ -241,17 +257,40 @@ extension Store {
             case .success(let facts):
                 rows = try await db.raw("""
                     UPDATE assets SET status = 'active', metadata = \(bind: facts.json), lease_owner = NULL, lease_until = NULL, updated_at = \(bind: now)
-                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, task_id
                     """).all()
             case .failure(let failure):
                 rows = try await db.raw("""
                     UPDATE assets SET status = 'failed', failure_code = \(bind: failure.code), failure_message = \(bind: failure.message),
                         lease_owner = NULL, lease_until = NULL, updated_at = \(bind: now)
-                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id
+                    WHERE id = \(bind: assetID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, task_id
                     """).all()
             }
-            return !rows.isEmpty
+            guard let row = rows.first else { return false }
+            if let taskID = try row.decode(column: "task_id", as: String?.self) {
+                try await Self.settleReview(db, keyID: try row.decode(column: "key_id", as: String.self), taskID: taskID, assetID: assetID,
+                                            passed: (try? outcome.get()) != nil)
+            }
+            return true
         }
+    }
+
+    /// Charges or releases one asset's share of its review task's hold; when the task's last asset is
+    /// done, queues its webhook.
+    private static func settleReview(_ db: any SQLDatabase, keyID: String, taskID: String, assetID: String, passed: Bool) async throws {
+        guard let task = try await db.raw("SELECT hold FROM tasks WHERE id = \(bind: taskID)").first() else { return }
+        let hold = try task.decode(column: "hold", as: Int64.self)
+        if hold > 0 {
+            let count = try await db.raw("SELECT COUNT(*) AS n FROM assets WHERE task_id = \(bind: taskID)").first()?.decode(column: "n", as: Int64.self) ?? 1
+            let share = hold / max(1, count)
+            if passed {
+                try await settle(db, keyID: keyID, ref: assetID, hold: share, cost: share)
+            } else {
+                try await release(db, keyID: keyID, ref: assetID, hold: share)
+            }
+        }
+        let open = try await db.raw("SELECT COUNT(*) AS n FROM assets WHERE task_id = \(bind: taskID) AND status = 'processing'").first()?.decode(column: "n", as: Int.self) ?? 0
+        if open == 0 { try await enqueueWebhook(db, taskID: taskID) }
     }
 
     /// Gives up every lease this store's process holds on start-up, for stores with one server.

@@ -11,11 +11,13 @@ public struct VideoWorker: Service {
     let signal: WorkSignal
     let concurrency: Int
     let logger: Logger
+    let prices: PriceTable
     let owner = "video-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
     static let lease: Duration = .seconds(60)
     static let maxAttempts = 3
 
-    public init(store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger) {
+    public init(store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger, prices: PriceTable = .defaults) {
+        self.prices = prices
         self.store = store
         self.engine = engine
         self.signal = signal
@@ -55,7 +57,8 @@ public struct VideoWorker: Service {
                 outcome = .failure(error)
             }
         }
-        let recorded = try await store.finishVideoTask(taskID: task.id, owner: owner, outcome: outcome)
+        let cost = (try? outcome.get()).map { prices.cost(for: task.request, seconds: $0.seconds) } ?? 0
+        let recorded = try await store.finishVideoTask(taskID: task.id, owner: owner, outcome: outcome, cost: cost)
         var metadata: Logger.Metadata = ["task": "\(task.id)", "took": "\(ContinuousClock.now - started)"]
         switch outcome {
         case .success(let result):
@@ -112,5 +115,6 @@ public struct RetentionSweeper: Service {
             try await store.markPurged(taskID: id)
             logger.info("result files deleted after retention", metadata: ["task": "\(id)"])
         }
+        try await store.pruneRateWindows(before: now.addingTimeInterval(-120))
     }
 }

@@ -9,6 +9,8 @@ struct WorkLoop: Sendable {
     let concurrency: Int
     let logger: Logger
     let name: String
+    /// How long an idle loop waits for the signal before looking again.
+    var idleWait: Duration = .seconds(2)
 
     /// `step` claims and does one piece of work, returning false when there was none.
     func run(_ step: @escaping @Sendable () async throws -> Bool) async {
@@ -19,7 +21,7 @@ struct WorkLoop: Sendable {
                     group.addTask {
                         while !stopping.isStopped && !Task.isCancelled {
                             do {
-                                if try await !step() { await signal.wait(upTo: .seconds(2)) }
+                                if try await !step() { await signal.wait(upTo: idleWait) }
                             } catch is CancellationError {
                                 return
                             } catch {

@@ -45,8 +45,9 @@ struct Gateway: Sendable {
     let fixtures: String
     let dataDirectory: String
 
-    func newKey(_ name: String = "test") async throws -> String {
-        try await store.createKey(name: name).secret
+    /// A key with plenty of credits (tests of credits make their own).
+    func newKey(_ name: String = "test", credits: Int64 = 100_000_000) async throws -> String {
+        try await store.createKey(name: name, credits: credits).secret
     }
 
     func request(_ method: HTTPRequest.Method, _ uri: String, key: String?, header: KeyHeader = .bearer, json: String? = nil) async throws -> Reply {

@@ -14,7 +14,7 @@ struct ApimartAssetRoutes {
     }
 
     func submit(_ body: JSONFields, key: APIKey) async throws -> Response {
-        try body.rejectUnknown(["group", "group_id", "project_name", "asset_type", "assets", "url", "name", "model"])
+        try body.rejectUnknown(["group", "group_id", "project_name", "asset_type", "assets", "url", "name", "model", "callback_url"])
         let target: GroupTarget
         switch (try body.object("group"), try body.string("group_id")) {
         case (.some, .some):
@@ -48,7 +48,7 @@ struct ApimartAssetRoutes {
             throw SeedgateError.invalid("assets", "is required: give assets (1 to 20 items of {url, name}) or the single-asset shorthand url and name", code: "missing_field")
         }
         let task = try await assets.submit(key: key, target: target, projectName: try body.string("project_name"),
-                                           type: type, items: items, countField: countField)
+                                           type: type, items: items, countField: countField, callbackURL: try body.string("callback_url"))
         return WireJSON.response(Apimart.envelope(.obj([
             "id": .string(task.id),
             "object": "seedance.avatar.asset.task",
@@ -69,7 +69,7 @@ enum Apimart {
 
     /// The review task as `GET /v1/tasks/{id}` shows it (seed 000): the seed's fields in its order,
     /// then each asset's name and failure reason, and the task's times.
-    static func reviewTask(_ task: AssetReviewTask) -> JSONOut {
+    static func reviewTask(_ task: AssetReviewTask, webhook: WebhookDelivery? = nil) -> JSONOut {
         func entry(_ asset: Asset) -> JSONOut {
             .obj([
                 "asset_id": .string(asset.id),
@@ -108,6 +108,7 @@ enum Apimart {
             "group_id": .string(task.groupID),
             "created": .int(Int64(task.createdAt.timeIntervalSince1970)),
             "completed": task.completedAt.map { .int(Int64($0.timeIntervalSince1970)) },
+            "webhook": webhook.map(Apimart.webhook),
         ])
     }
 }

@@ -9,6 +9,8 @@ struct ApimartGenerationRoutes {
     let generation: GenerationService
     let assets: AssetService
     let results: ResultLinks
+    let store: Store
+    let limits: Limits
 
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.post("videos/generations") { request, context in
@@ -28,7 +30,7 @@ struct ApimartGenerationRoutes {
                 key: context.key, status: query.get("status"), limit: query.get("limit"), cursor: query.get("cursor")
             )
             return WireJSON.response(Apimart.envelope(.obj([
-                "items": .array(page.tasks.map { Apimart.videoTask($0, links: results) }),
+                "items": .array(page.tasks.map { Apimart.videoTask($0, links: results, webhook: nil) }),
                 "has_more": .bool(page.nextCursor != nil),
                 "next_cursor": page.nextCursor.map(JSONOut.string),
             ])))
@@ -36,16 +38,32 @@ struct ApimartGenerationRoutes {
         group.get("tasks/:id") { _, context in
             let id = try context.parameters.require("id")
             if let task = try await generation.task(key: context.key, id: id) {
-                return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results)))
+                let webhook = try await store.webhookDelivery(taskID: id)
+                return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results, webhook: webhook)))
             }
             if let task = try await assets.reviewTask(key: context.key, id: id) {
-                return WireJSON.response(Apimart.envelope(Apimart.reviewTask(task)))
+                let webhook = try await store.webhookDelivery(taskID: id)
+                return WireJSON.response(Apimart.envelope(Apimart.reviewTask(task, webhook: webhook)))
             }
             throw SeedgateError.notFound("task", id)
         }
         group.post("tasks/:id/cancel") { _, context in
             let task = try await generation.cancel(key: context.key, id: try context.parameters.require("id"))
-            return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results)))
+            return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results, webhook: nil)))
+        }
+        group.get("account") { _, context in
+            guard let account = try await store.account(keyID: context.key.id, defaults: limits) else { throw SeedgateError.unauthorized }
+            return WireJSON.response(Apimart.envelope(.obj([
+                "key_id": .string(account.keyID),
+                "name": .string(account.name),
+                "balance": .int(account.balance),
+                "held": .int(account.held),
+                "available": .int(account.available),
+                "spent": .int(account.spent),
+                "tasks": .object(["pending", "processing", "completed", "failed", "cancelled"].map { ($0, .int(account.tasksByStatus[$0] ?? 0)) }),
+                "rpm": .int(account.rpm),
+                "max_in_flight": .int(account.maxInFlight),
+            ])))
         }
     }
 }
@@ -53,7 +71,7 @@ struct ApimartGenerationRoutes {
 extension Apimart {
     /// A video task as `GET /v1/tasks/{id}` shows it (upstream.md section 3), with the effective
     /// parameters after it.
-    static func videoTask(_ task: VideoTask, links: ResultLinks) -> JSONOut {
+    static func videoTask(_ task: VideoTask, links: ResultLinks, webhook: WebhookDelivery?) -> JSONOut {
         var result: JSONOut?
         if task.status == .completed, let files = task.result {
             let video = links.link(for: files.videoKey, completedAt: task.completedAt)
@@ -82,6 +100,21 @@ extension Apimart {
             "size": .string(task.request.size),
             "generate_audio": .bool(task.request.generateAudio),
             "return_last_frame": .bool(task.request.returnLastFrame),
+            "cost": task.cost.map(JSONOut.int),
+            "webhook": webhook.map(Self.webhook),
+        ])
+    }
+
+    /// Delivery state of a task's webhook: where, how often tried, and how the last try went.
+    static func webhook(_ delivery: WebhookDelivery) -> JSONOut {
+        .obj([
+            "url": .string(delivery.url),
+            "status": .string(delivery.status),
+            "attempts": .int(delivery.attempts),
+            "last_status_code": delivery.lastStatusCode.map(JSONOut.int),
+            "last_error": delivery.lastError.map(JSONOut.string),
+            "next_attempt_at": delivery.status == "pending" ? .int(Int64(delivery.nextAttemptAt.timeIntervalSince1970)) : nil,
+            "delivered_at": delivery.deliveredAt.map { .int(Int64($0.timeIntervalSince1970)) },
         ])
     }
 }

@@ -6,8 +6,14 @@ import Logging
 public enum Dialect: Sendable {
     case apimart, toapis, crun
 
-    /// Renders an error in this dialect's envelope, with the matching HTTP status.
+    /// Renders an error in this dialect's envelope, with the matching HTTP status (and `Retry-After`).
     func render(_ error: SeedgateError) -> Response {
+        var response = body(error)
+        if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
+    private func body(_ error: SeedgateError) -> Response {
         let status = error.status
         switch self {
         case .apimart:

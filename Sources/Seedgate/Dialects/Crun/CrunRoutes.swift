@@ -9,13 +9,14 @@ struct CrunRoutes {
     func register(on group: RouterGroup<AuthenticatedContext>) {
         group.post("asset-upload") { request, context in
             let body = try await JSONFields.parse(request, context: context)
-            try body.rejectUnknown(["name", "asset_type", "asset_url"])
+            try body.rejectUnknown(["name", "asset_type", "asset_url", "callback_url"])
             let name = try body.requiredString("name")
             let type = try AssetRules.mediaType(try body.string("asset_type"), field: "asset_type")
             let url = try body.requiredString("asset_url")
             let task = try await assets.submit(
                 key: context.key, target: .keyDefault, projectName: nil, type: type,
-                items: [.init(url: url, name: name, urlField: "asset_url", nameField: "name")], countField: "asset_url"
+                items: [.init(url: url, name: name, urlField: "asset_url", nameField: "name")], countField: "asset_url",
+                callbackURL: try body.string("callback_url")
             )
             return WireJSON.response(Self.envelope(.obj(["AssetId": .string(task.assets[0].id)])))
         }

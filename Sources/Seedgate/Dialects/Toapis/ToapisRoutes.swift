@@ -24,14 +24,14 @@ struct ToapisRoutes {
         }
         group.post("assets") { request, context in
             let body = try await JSONFields.parse(request, context: context)
-            try body.rejectUnknown(["group_id", "asset_type", "source_url", "name", "project_name"])
+            try body.rejectUnknown(["group_id", "asset_type", "source_url", "name", "project_name", "callback_url"])
             let groupID = try body.requiredString("group_id")
             let type = try AssetRules.mediaType(try body.string("asset_type"), field: "asset_type")
             let url = try body.requiredString("source_url")
             let task = try await assets.submit(
                 key: context.key, target: .existing(id: groupID), projectName: try body.string("project_name"), type: type,
                 items: [.init(url: url, name: try body.string("name"), urlField: "source_url", nameField: "name")],
-                countField: "source_url"
+                countField: "source_url", callbackURL: try body.string("callback_url")
             )
             return WireJSON.response(Self.envelope(Self.asset(task.assets[0])))
         }

@@ -1,0 +1,158 @@
+import Foundation
+import SQLKit
+
+/// Credits: every movement is one ledger row, written in the same transaction as the change to the
+/// key's `balance` and `held` columns, so a key's balance always equals the sum of its ledger. A
+/// unique index on (ref, kind) makes a task's hold, charge and release happen at most once.
+extension Store {
+    public func grant(keyID: String, amount: Int64, note: String) async throws {
+        try await provider.transaction { db in
+            guard try await db.raw("SELECT id FROM api_keys WHERE id = \(bind: keyID)").first() != nil else {
+                throw SeedgateError.notFound("key", keyID)
+            }
+            try await Self.grant(db, keyID: keyID, amount: amount, note: note)
+        }
+    }
+
+    /// Adds (or, negative, removes) credits. A removal may not take the balance below what is held.
+    static func grant(_ db: any SQLDatabase, keyID: String, amount: Int64, note: String) async throws {
+        let updated = try await db.raw("""
+            UPDATE api_keys SET balance = balance + \(bind: amount)
+            WHERE id = \(bind: keyID) AND balance + \(bind: amount) >= held RETURNING id
+            """).all()
+        guard !updated.isEmpty else {
+            throw SeedgateError.invalid("amount", "would take the balance below the credits held for running tasks", code: "insufficient_credits")
+        }
+        try await insertLedger(db, keyID: keyID, kind: amount >= 0 ? "credit" : "debit", balance: amount, held: 0, ref: nil, note: note)
+    }
+
+    /// Holds `amount` for `ref` if the key has that much available; otherwise 402 with the numbers.
+    static func placeHold(_ db: any SQLDatabase, keyID: String, ref: String, amount: Int64, what: String) async throws {
+        guard amount > 0 else { return }
+        let updated = try await db.raw("""
+            UPDATE api_keys SET held = held + \(bind: amount)
+            WHERE id = \(bind: keyID) AND balance - held >= \(bind: amount) RETURNING id
+            """).all()
+        guard !updated.isEmpty else {
+            let row = try await db.raw("SELECT balance, held FROM api_keys WHERE id = \(bind: keyID)").first()
+            let balance = try row?.decode(column: "balance", as: Int64.self) ?? 0
+            let held = try row?.decode(column: "held", as: Int64.self) ?? 0
+            throw SeedgateError(
+                .insufficientCredits, code: "insufficient_credits",
+                message: "\(what) costs up to \(amount) credits; available balance is \(balance - held) credits (balance \(balance), held \(held))"
+            )
+        }
+        try await insertLedger(db, keyID: keyID, kind: "hold", balance: 0, held: amount, ref: ref, note: nil)
+    }
+
+    /// Charges `cost` and gives back the rest of the hold for `ref`.
+    static func settle(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64, cost: Int64) async throws {
+        guard hold > 0 || cost > 0 else { return }
+        try await insertLedger(db, keyID: keyID, kind: "charge", balance: -cost, held: -hold, ref: ref, note: nil)
+        try await db.raw("UPDATE api_keys SET balance = balance - \(bind: cost), held = held - \(bind: hold) WHERE id = \(bind: keyID)").run()
+    }
+
+    /// Gives back the whole hold for `ref`: failures, cancellations and expiries cost nothing.
+    static func release(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64) async throws {
+        guard hold > 0 else { return }
+        try await insertLedger(db, keyID: keyID, kind: "release", balance: 0, held: -hold, ref: ref, note: nil)
+        try await db.raw("UPDATE api_keys SET held = held - \(bind: hold) WHERE id = \(bind: keyID)").run()
+    }
+
+    private static func insertLedger(_ db: any SQLDatabase, keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?) async throws {
+        try await db.raw("""
+            INSERT INTO ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)
+            VALUES (\(bind: "led_" + Identifiers.ulid()), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held),
+                    \(bind: ref), \(bind: note), \(bind: Clock.millis()))
+            """).run()
+    }
+
+    public func account(keyID: String, defaults: Limits) async throws -> Account? {
+        try await provider.read { db in
+            guard let row = try await db.raw("SELECT * FROM api_keys WHERE id = \(bind: keyID)").first() else { return nil }
+            let spent = try await db.raw("SELECT COALESCE(SUM(-balance_delta), 0) AS spent FROM ledger WHERE key_id = \(bind: keyID) AND kind = 'charge'")
+                .first()?.decode(column: "spent", as: Int64.self) ?? 0
+            var counts: [String: Int] = [:]
+            for status in try await db.raw("SELECT status, COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' GROUP BY status").all() {
+                counts[try status.decode(column: "status", as: String.self)] = try status.decode(column: "n", as: Int.self)
+            }
+            return Account(
+                keyID: keyID, name: try row.decode(column: "name", as: String.self),
+                balance: try row.decode(column: "balance", as: Int64.self), held: try row.decode(column: "held", as: Int64.self),
+                spent: spent, tasksByStatus: counts,
+                rpm: try row.decode(column: "rpm", as: Int?.self) ?? defaults.rpm,
+                maxInFlight: try row.decode(column: "max_in_flight", as: Int?.self) ?? defaults.maxInFlight
+            )
+        }
+    }
+
+    public func ledger(keyID: String, limit: Int = 20) async throws -> [LedgerEntry] {
+        try await provider.read { db in
+            try await db.raw("SELECT * FROM ledger WHERE key_id = \(bind: keyID) ORDER BY id DESC LIMIT \(unsafeRaw: String(limit))").all().map { row in
+                LedgerEntry(
+                    id: try row.decode(column: "id", as: String.self), kind: try row.decode(column: "kind", as: String.self),
+                    balanceDelta: try row.decode(column: "balance_delta", as: Int64.self), heldDelta: try row.decode(column: "held_delta", as: Int64.self),
+                    ref: try row.decode(column: "ref", as: String?.self), note: try row.decode(column: "note", as: String?.self),
+                    createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self))
+                )
+            }
+        }
+    }
+
+    /// The ledger's sums and the key's columns, for checking that they agree.
+    public func ledgerTotals(keyID: String) async throws -> (balance: Int64, held: Int64, ledgerBalance: Int64, ledgerHeld: Int64) {
+        try await provider.read { db in
+            let key = try await db.raw("SELECT balance, held FROM api_keys WHERE id = \(bind: keyID)").first()
+            let sums = try await db.raw("""
+                SELECT COALESCE(SUM(balance_delta), 0) AS b, COALESCE(SUM(held_delta), 0) AS h FROM ledger WHERE key_id = \(bind: keyID)
+                """).first()
+            return (try key?.decode(column: "balance", as: Int64.self) ?? 0, try key?.decode(column: "held", as: Int64.self) ?? 0,
+                    try sums?.decode(column: "b", as: Int64.self) ?? 0, try sums?.decode(column: "h", as: Int64.self) ?? 0)
+        }
+    }
+
+    /// Sets a key's limits; nil leaves one as it is.
+    public func setLimits(keyID: String, rpm: Int?, maxInFlight: Int?) async throws -> Bool {
+        try await provider.transaction { db in
+            !(try await db.raw("""
+                UPDATE api_keys SET rpm = COALESCE(\(bind: rpm), rpm), max_in_flight = COALESCE(\(bind: maxInFlight), max_in_flight)
+                WHERE id = \(bind: keyID) RETURNING id
+                """).all()).isEmpty
+        }
+    }
+
+    public func rotateWebhookSecret(keyID: String) async throws -> String? {
+        let secret = KeySecret.webhookSecret()
+        return try await provider.transaction { db in
+            try await db.raw("UPDATE api_keys SET webhook_secret = \(bind: secret) WHERE id = \(bind: keyID) RETURNING id").all().isEmpty ? nil : secret
+        }
+    }
+
+    public func webhookSecret(keyID: String) async throws -> String? {
+        try await provider.read { db in
+            try await db.raw("SELECT webhook_secret FROM api_keys WHERE id = \(bind: keyID)").first()?.decode(column: "webhook_secret", as: String?.self)
+        }
+    }
+
+    /// Counts a request against the key's per-minute window. Returns nil when allowed, or the seconds
+    /// until the window ends when the key is over its limit. Kept in the store so that several servers
+    /// sharing one database share one count.
+    public func hitRateLimit(keyID: String, rpm: Int, now: Date = Date()) async throws -> Int? {
+        let millis = Clock.millis(now)
+        let window = millis / 60_000 * 60_000
+        let hits = try await provider.transaction { db in
+            try await db.raw("""
+                INSERT INTO rate_windows (key_id, window_start, hits) VALUES (\(bind: keyID), \(bind: window), 1)
+                ON CONFLICT (key_id, window_start) DO UPDATE SET hits = rate_windows.hits + 1 RETURNING hits
+                """).first()?.decode(column: "hits", as: Int.self) ?? 1
+        }
+        guard hits > rpm else { return nil }
+        return Int(max(1, (window + 60_000 - millis + 999) / 1000))
+    }
+
+    public func pruneRateWindows(before: Date) async throws {
+        try await provider.transaction { db in
+            try await db.raw("DELETE FROM rate_windows WHERE window_start < \(bind: Clock.millis(before))").run()
+        }
+    }
+}

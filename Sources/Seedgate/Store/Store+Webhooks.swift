@@ -1,0 +1,81 @@
+import Foundation
+import SQLKit
+
+/// A webhook delivery waiting in the outbox.
+public struct WebhookDelivery: Sendable, Equatable {
+    public var id: String
+    public var keyID: String
+    public var taskID: String
+    public var url: String
+    public var status: String
+    public var attempts: Int
+    public var lastStatusCode: Int?
+    public var lastError: String?
+    public var nextAttemptAt: Date
+    public var deliveredAt: Date?
+}
+
+/// The webhook outbox. A delivery is queued in the same transaction that puts its task in a final
+/// state, so none is lost and none is queued twice (one per task, by a unique index).
+extension Store {
+    static func enqueueWebhook(_ db: any SQLDatabase, taskID: String) async throws {
+        guard let row = try await db.raw("SELECT key_id, callback_url FROM tasks WHERE id = \(bind: taskID)").first(),
+              let url = try row.decode(column: "callback_url", as: String?.self)
+        else { return }
+        let now = Clock.millis()
+        try await db.raw("""
+            INSERT INTO webhook_deliveries (id, key_id, task_id, url, status, attempts, next_attempt_at, created_at)
+            VALUES (\(bind: "msg_" + Identifiers.ulid()), \(bind: try row.decode(column: "key_id", as: String.self)), \(bind: taskID),
+                    \(bind: url), 'pending', 0, \(bind: now), \(bind: now))
+            ON CONFLICT (task_id) DO NOTHING
+            """).run()
+    }
+
+    public func claimWebhook(owner: String, lease: Duration) async throws -> WebhookDelivery? {
+        let now = Clock.millis()
+        let until = now + lease.milliseconds
+        return try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET lease_owner = \(bind: owner), lease_until = \(bind: until)
+                WHERE id = (
+                    SELECT id FROM webhook_deliveries
+                    WHERE status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))
+                    ORDER BY next_attempt_at LIMIT 1
+                )
+                RETURNING *
+                """).first().map(Self.delivery(from:))
+        }
+    }
+
+    /// Records one attempt. `retryAfter` nil means the delivery is over (delivered, or given up).
+    public func recordWebhookAttempt(id: String, owner: String, delivered: Bool, statusCode: Int?, error: String?, retryAfter: Duration?) async throws {
+        let now = Clock.millis()
+        let status = delivered ? "delivered" : (retryAfter == nil ? "failed" : "pending")
+        let next = now + (retryAfter ?? .zero).milliseconds
+        try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET status = \(bind: status), attempts = attempts + 1, last_status_code = \(bind: statusCode),
+                    last_error = \(bind: error), next_attempt_at = \(bind: next), delivered_at = \(bind: delivered ? now : nil),
+                    lease_owner = NULL, lease_until = NULL
+                WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND status = 'pending'
+                """).run()
+        }
+    }
+
+    public func webhookDelivery(taskID: String) async throws -> WebhookDelivery? {
+        try await provider.read { db in
+            try await db.raw("SELECT * FROM webhook_deliveries WHERE task_id = \(bind: taskID)").first().map(Self.delivery(from:))
+        }
+    }
+
+    static func delivery(from row: any SQLRow) throws -> WebhookDelivery {
+        WebhookDelivery(
+            id: try row.decode(column: "id", as: String.self), keyID: try row.decode(column: "key_id", as: String.self),
+            taskID: try row.decode(column: "task_id", as: String.self), url: try row.decode(column: "url", as: String.self),
+            status: try row.decode(column: "status", as: String.self), attempts: try row.decode(column: "attempts", as: Int.self),
+            lastStatusCode: try row.decode(column: "last_status_code", as: Int?.self), lastError: try row.decode(column: "last_error", as: String?.self),
+            nextAttemptAt: Clock.date(try row.decode(column: "next_attempt_at", as: Int64.self)),
+            deliveredAt: try row.decode(column: "delivered_at", as: Int64?.self).map(Clock.date)
+        )
+    }
+}
