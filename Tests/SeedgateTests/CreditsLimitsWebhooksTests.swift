@@ -150,16 +150,25 @@ struct LimitsTests {
     @Test("over its requests per minute a key gets 429 with Retry-After, in each dialect's envelope")
     func requestsPerMinute() async throws {
         try await withGateway { gw in
-            let (_, secret, _) = try await gw.store.createKey(name: "slow", credits: 0, rpm: 3)
-            for _ in 0..<3 { #expect(try await gw.get("/v1/account", key: secret).status == 200) }
-            let apimart = try await gw.get("/v1/account", key: secret)
-            #expect(apimart.status == 429 && apimart.body["code"].int == 429 && apimart.body["error"]["code"].string == "rate_limited")
-            let retry = try #require(apimart.headers[.retryAfter].flatMap(Int.init))
-            #expect((1...60).contains(retry))
-            let toapis = try await gw.get("/v1/videos/doubao-seedance-2-0/private-avatar/assets/x", key: secret)
-            #expect(toapis.status == 429 && toapis.body["success"].bool == false && toapis.headers[.retryAfter] != nil)
-            let crun = try await gw.get("/api/v1/client/job/asset-info?asset_id=x", key: secret)
-            #expect(crun.status == 429 && crun.body["code"].int == 429 && crun.headers[.retryAfter] != nil)
+            // Windows are whole minutes; a run that straddles a minute's end is not a test of the limit, so it starts again.
+            for _ in 0..<3 {
+                let window = Int(Date().timeIntervalSince1970) / 60
+                let (_, secret, _) = try await gw.store.createKey(name: "slow", credits: 0, rpm: 3)
+                var statuses: [Int] = []
+                for _ in 0..<3 { statuses.append(try await gw.get("/v1/account", key: secret).status) }
+                let apimart = try await gw.get("/v1/account", key: secret)
+                let toapis = try await gw.get("/v1/videos/doubao-seedance-2-0/private-avatar/assets/x", key: secret)
+                let crun = try await gw.get("/api/v1/client/job/asset-info?asset_id=x", key: secret)
+                guard Int(Date().timeIntervalSince1970) / 60 == window else { continue }
+                #expect(statuses == [200, 200, 200])
+                #expect(apimart.status == 429 && apimart.body["code"].int == 429 && apimart.body["error"]["code"].string == "rate_limited")
+                let retry = try #require(apimart.headers[.retryAfter].flatMap(Int.init))
+                #expect((1...60).contains(retry))
+                #expect(toapis.status == 429 && toapis.body["success"].bool == false && toapis.headers[.retryAfter] != nil)
+                #expect(crun.status == 429 && crun.body["code"].int == 429 && crun.headers[.retryAfter] != nil)
+                return
+            }
+            Issue.record("three runs in a row straddled a minute boundary")
         }
     }
 

@@ -36,8 +36,15 @@ struct RestartAndShutdownTests {
             let key = try await gw.newKey()
             let reply = try await gw.post("/api/v1/client/job/asset-upload", key: key, #"{"name": "s", "asset_type": "Image", "asset_url": "\#(gw.fixtures)/slow/good.png"}"#)
             let id = try #require(reply.body["data"]["AssetId"].string)
-            // Let the worker claim it and start the slow fetch, then leave: the server shuts down.
-            try await Task.sleep(for: .milliseconds(300))
+            // Wait until a worker holds it (the slow fetch has begun), then leave: the server shuts down.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                let owner = try await gw.store.provider.read { db in
+                    try await db.raw("SELECT lease_owner FROM assets WHERE id = \(bind: id)").first()?.decode(column: "lease_owner", as: String?.self)
+                }
+                if owner != nil { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             return (key, id)
         }
         let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
