@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 @testable import Seedgate
 
@@ -78,5 +80,100 @@ struct CommandLineTests {
         #expect(try await store.authenticate(secret: secret) != nil)
         #expect(try await store.keyCount() == 1)
         await provider.close()
+    }
+}
+
+/// A `seedgate serve` child process, for tests that kill it for real.
+final class ServerProcess: @unchecked Sendable {
+    // Only touched from the one test that owns it.
+    let process = Process()
+    private let pipe = Pipe()
+    private var output = ""
+    private(set) var port = 0
+
+    init(directory: String) throws {
+        process.executableURL = URL(fileURLWithPath: try CommandLineTests.binary())
+        process.arguments = ["serve", "--port", "0", "--data-dir", directory, "--allow-private-urls"]
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+    }
+
+    /// Reads the server's output until `pattern` appears; returns everything read so far.
+    func read(until pattern: String, timeout: TimeInterval = 30) -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !output.contains(pattern), Date() < deadline {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            output += String(decoding: chunk, as: UTF8.self)
+        }
+        return output
+    }
+
+    func waitUntilListening() throws {
+        let text = read(until: "listening on 127.0.0.1:")
+        guard let match = text.firstMatch(of: #/listening on 127\.0\.0\.1:(\d+)/#), let value = Int(match.output.1) else {
+            throw FixtureError("server did not start: \(text)")
+        }
+        port = value
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+extension CommandLineTests {
+    @Test("kill -9 in the middle of reviews, start again: every asset still ends Active or Failed")
+    func killedMidReview() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let fixtures = try await FixtureServer.baseURL()
+        let first = try ServerProcess(directory: directory)
+        try first.waitUntilListening()
+        let announced = first.read(until: "poll the task id")
+        let secret = try #require(announced.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
+
+        let client = HTTPClient.shared
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(first.port)/v1/seedance2/private-avatar")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(secret)")
+        let assets = (0..<6).map { n in #"{"url": "\#(fixtures)/slow/\#(n % 2 == 0 ? "good.png" : "small.png")", "name": "a\#(n)"}"# }
+        request.body = .bytes(ByteBuffer(string: #"{"group": {"name": "g"}, "assets": [\#(assets.joined(separator: ","))]}"#))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = J(value: try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 20))))
+        let taskID = try #require(body["data"]["id"].string)
+
+        // Kill it once reviews are under way (an asset is leased), before they can finish.
+        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let store = Store(provider: provider)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var leased = 0
+        while leased == 0, ContinuousClock.now < deadline {
+            leased = try await provider.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM assets WHERE lease_owner IS NOT NULL").first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        first.kill9()
+        let key = try #require(try await store.authenticate(secret: secret))
+        let stranded = try #require(try await store.reviewTask(id: taskID, keyID: key.id))
+        #expect(leased > 0)
+        #expect(stranded.assets.contains { $0.status == .processing }, "the kill came after every review had finished")
+
+        let second = try ServerProcess(directory: directory)
+        defer { second.process.terminate() }
+        try second.waitUntilListening()
+        var final: AssetReviewTask?
+        let finishBy = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < finishBy {
+            let task = try await store.reviewTask(id: taskID, keyID: key.id)
+            if task?.status != .processing { final = task; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await provider.close()
+        let done = try #require(final)
+        #expect(done.assets.filter { $0.status == .active }.count == 3)
+        #expect(done.assets.filter { $0.status == .failed }.count == 3)
     }
 }
