@@ -19,17 +19,24 @@ struct SeedgateCommand: AsyncParsableCommand {
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of the SQLite database and stored files (env SEEDGATE_DATA_DIR; default .seedgate).")
     var dataDir: String?
+    @Option(name: .long, help: "A PostgreSQL URL, postgres://user:password@host:5432/db, instead of SQLite (env SEEDGATE_DATABASE_URL).")
+    var database: String?
 
-    func resolvedDataDirectory() -> String {
-        dataDir ?? ConfigReader(provider: EnvironmentVariablesProvider()).string(forKey: "seedgate.data.dir") ?? ".seedgate"
+    /// The configuration these options and the environment describe.
+    func configuration() -> SeedgateConfiguration {
+        var config = SeedgateConfiguration()
+        config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
+        if let dataDir { config.dataDirectory = dataDir }
+        if let database { config.databaseURL = database }
+        return config
     }
 
     func openStore() async throws -> Store {
-        let directory = resolvedDataDirectory()
-        try DataDirectory.prepare(directory)
         var logger = Logger(label: "seedgate")
         logger.logLevel = .warning
-        let store = Store(provider: try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: logger))
+        let config = configuration()
+        try config.validate()
+        let store = Store(provider: try await config.openDatabase(logger: logger, sqliteReaders: 1))
         try await store.migrate()
         return store
     }
@@ -61,11 +68,9 @@ struct Serve: AsyncParsableCommand {
     var defaultMaxInFlight: Int?
 
     func run() async throws {
-        var config = SeedgateConfiguration()
-        config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
+        var config = store.configuration()
         if let host { config.host = host }
         if let port { config.port = port }
-        if let dataDir = store.dataDir { config.dataDirectory = dataDir }
         if let publicUrl { config.publicURL = publicUrl }
         if allowPrivateUrls { config.allowPrivateURLs = true }
         if let resultTtl { config.resultLinkTTL = .seconds(resultTtl) }

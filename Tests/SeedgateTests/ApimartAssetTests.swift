@@ -4,9 +4,9 @@ import Testing
 
 @Suite("apimart private-avatar (seed 000)")
 struct ApimartAssetTests {
-    @Test("two good images and one 200x200: the partial failure of seed 000, with the reason")
-    func partialFailure() async throws {
-        try await withGateway { gw in
+    @Test("two good images and one 200x200: the partial failure of seed 000, with the reason", arguments: Backend.all)
+    func partialFailure(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let key = try await gw.newKey()
             let submitted = try await gw.post("/v1/seedance2/private-avatar", key: key, """
                 {"group": {"name": "virtual-avatar-group", "description": "demo group"}, "project_name": "default",

@@ -59,9 +59,9 @@ struct AuthAndIsolationTests {
         }
     }
 
-    @Test("another key's groups, assets and tasks answer 404 exactly like ids that do not exist")
-    func isolation() async throws {
-        try await withGateway { gw in
+    @Test("another key's groups, assets and tasks answer 404 exactly like ids that do not exist", arguments: Backend.all)
+    func isolation(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let owner = try await gw.newKey("owner")
             let other = try await gw.newKey("other")
             let submitted = try await gw.post("/v1/seedance2/private-avatar", key: owner, #"{"group": {"name": "g"}, "url": "\#(gw.url("good.png"))"}"#)

@@ -22,9 +22,9 @@ struct CreditsTests {
         }
     }
 
-    @Test("success charges the price once; failure and cancellation cost nothing; the balance is the ledger's sum")
-    func settlement() async throws {
-        try await withGateway { gw in
+    @Test("success charges the price once; failure and cancellation cost nothing; the balance is the ledger's sum", arguments: Backend.all)
+    func settlement(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let (key, secret, _) = try await gw.store.createKey(name: "payer", credits: 10_000)
             let ok = try await gw.generate(Self.text4s, key: secret)
             let bad = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4, "image_urls": ["\#(gw.fixtures)/missing"]}"#, key: secret)
@@ -86,9 +86,9 @@ struct CreditsTests {
 
     /// The "done when" of the credits issue: hundreds of tasks from several keys, successes, failures
     /// and cancellations, two workers (on two database connections) racing each other and the cancels.
-    @Test("hundreds of tasks, two racing workers: every balance is its start minus its successes, no hold left, no duplicate row")
-    func manyTasksTwoWorkers() async throws {
-        try await withGateway(configure: { $0.renderConcurrency = 1 }) { gw in
+    @Test("hundreds of tasks, two racing workers: every balance is its start minus its successes, no hold left, no duplicate row", arguments: Backend.all)
+    func manyTasksTwoWorkers(_ backend: Backend) async throws {
+        try await withGateway(backend: backend, configure: { $0.renderConcurrency = 1 }) { gw in
             // A second worker on its own connection, as a second server would be.
             let blobs = try LocalBlobStore(root: "\(gw.dataDirectory)/blobs")
             let engine = LocalVideoEngine(fetcher: MediaFetcher(client: .shared, urlGuard: URLGuard(allowPrivate: true)), blobs: blobs, scratchDirectory: "\(gw.dataDirectory)/tmp")
@@ -147,9 +147,9 @@ struct CreditsTests {
 
 @Suite("limits")
 struct LimitsTests {
-    @Test("over its requests per minute a key gets 429 with Retry-After, in each dialect's envelope")
-    func requestsPerMinute() async throws {
-        try await withGateway { gw in
+    @Test("over its requests per minute a key gets 429 with Retry-After, in each dialect's envelope", arguments: Backend.all)
+    func requestsPerMinute(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             // Windows are whole minutes; a run that straddles a minute's end is not a test of the limit, so it starts again.
             for _ in 0..<3 {
                 let window = Int(Date().timeIntervalSince1970) / 60
@@ -200,11 +200,11 @@ struct WebhookTests {
         return String(decoding: output.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test("a receiver that fails its first three deliveries still gets the event, signed, once it recovers")
-    func retriedUntilDelivered() async throws {
+    @Test("a receiver that fails its first three deliveries still gets the event, signed, once it recovers", arguments: Backend.all)
+    func retriedUntilDelivered(_ backend: Backend) async throws {
         let receiver = WebhookReceiver(failures: 3)
         try await receiver.start()
-        try await withGateway(configure: { $0.webhookRetryDelays = [.milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1)] }) { gw in
+        try await withGateway(backend: backend, configure: { $0.webhookRetryDelays = [.milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1)] }) { gw in
             let (_, secret, webhookSecret) = try await gw.store.createKey(name: "hooked", credits: 100_000)
             let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "hook", "duration": 4, "callback_url": "\#(receiver.url)"}"#, key: secret)
             let delivered = try await gw.poll("/v1/tasks/\(id)", key: secret, limit: .seconds(60)) { $0["data"]["webhook"]["status"].string == "delivered" }

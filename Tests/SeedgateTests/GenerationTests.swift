@@ -245,9 +245,9 @@ struct GenerationTests {
         }
     }
 
-    @Test("GET /v1/tasks lists the key's tasks newest first, in pages, by status")
-    func listing() async throws {
-        try await withGateway { gw in
+    @Test("GET /v1/tasks lists the key's tasks newest first, in pages, by status", arguments: Backend.all)
+    func listing(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let key = try await gw.newKey()
             var ids: [String] = []
             for n in 0..<3 { ids.append(try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "n\#(n)", "duration": 4}"#, key: key)) }
@@ -269,9 +269,9 @@ struct GenerationTests {
         }
     }
 
-    @Test("Idempotency-Key: the same body returns the first task; another body is refused with 409")
-    func idempotency() async throws {
-        try await withGateway { gw in
+    @Test("Idempotency-Key: the same body returns the first task; another body is refused with 409", arguments: Backend.all)
+    func idempotency(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let key = try await gw.newKey()
             let body = #"{"model": "doubao-seedance-2.0", "prompt": "once", "duration": 4}"#
             let first = try await gw.generate(body, key: key, idempotencyKey: "order-17")
@@ -324,7 +324,7 @@ struct GenerationTests {
             #expect(try await gw.download(tampered).status == 403)
             let otherFile = url.replacingOccurrences(of: "videos/\(id).mp4", with: "frames/\(id).png")
             #expect(try await gw.download(otherFile).status == 403)
-            let secret = try URLSigner.loadSecret(dataDirectory: directory)
+            let secret = try await URLSigner.loadSecret(from: gw.store)
             let expired = URLSigner(secret: secret, baseURL: "http://x").url(for: "videos/\(id).mp4", expires: Date().addingTimeInterval(-1))
             #expect(try await gw.download(expired).status == 403)
             let later = URLSigner(secret: secret, baseURL: "http://x").url(for: "videos/\(id).mp4", expires: Date().addingTimeInterval(60))

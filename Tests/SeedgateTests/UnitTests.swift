@@ -144,14 +144,12 @@ struct ReviewTaskStateTests {
     }
 }
 
-@Suite("store (real SQLite)")
+@Suite("store contract (real SQLite and PostgreSQL)")
 struct StoreTests {
-    @Test("two workers never hold the same asset, and only the holder can finish it")
-    func claims() async throws {
-        let directory = TestSupport.temporaryDirectory()
-        let provider = try await SQLiteProvider.open(path: "\(directory)/s.sqlite", logger: TestSupport.logger)
-        let store = Store(provider: provider)
-        try await store.migrate()
+    @Test("two workers never hold the same asset, and only the holder can finish it", arguments: Backend.all)
+    func claims(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let provider = store.provider
         try await store.migrate() // idempotent
         let (key, _, _) = try await store.createKey(name: "k")
         let task = try await store.submitAssets(keyID: key.id, target: .keyDefault, projectName: "default", type: .image,
@@ -180,14 +178,12 @@ struct StoreTests {
     }
 }
 
-@Suite("transactions (real SQLite)")
+@Suite("transactions (real SQLite and PostgreSQL)")
 struct TransactionTests {
-    @Test("a transaction whose task is cancelled midway rolls back and leaves the connection usable")
-    func cancelledMidway() async throws {
-        let directory = TestSupport.temporaryDirectory()
-        let provider = try await SQLiteProvider.open(path: "\(directory)/t.sqlite", logger: TestSupport.logger)
-        let store = Store(provider: provider)
-        try await store.migrate()
+    @Test("a transaction whose task is cancelled midway rolls back and leaves the connection usable", arguments: Backend.all)
+    func cancelledMidway(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let provider = store.provider
         for _ in 0..<20 {
             let task = Task {
                 try await provider.transaction { db in

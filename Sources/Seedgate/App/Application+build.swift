@@ -15,13 +15,16 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     try config.validate()
     try DataDirectory.prepare(config.dataDirectory)
-    let lock = try DataDirectory.lockForServing(config.dataDirectory)
+    // On SQLite one server owns the data directory; PostgreSQL replicas share the database instead.
+    let lock = config.databaseURL == nil ? try DataDirectory.lockForServing(config.dataDirectory) : nil
 
-    let provider = try await SQLiteProvider.open(path: config.databasePath, logger: logger)
+    let provider = try await config.openDatabase(logger: logger)
     let store = Store(provider: provider)
     try await store.migrate()
-    // This process holds the serve lock, so no other server can own a review lease.
-    try await store.releaseAllReviewLeases()
+    if lock != nil {
+        // This process holds the serve lock, so no other server can own a review lease.
+        try await store.releaseAllReviewLeases()
+    }
 
     let httpClient = HTTPClient(
         eventLoopGroupProvider: .singleton,
@@ -43,7 +46,7 @@ public func buildApplication(
     let blobs = try LocalBlobStore(root: "\(config.dataDirectory)/blobs")
     let videoSignal = WorkSignal()
     let generation = GenerationService(store: store, urlGuard: urlGuard, signal: videoSignal, prices: prices, limits: config.defaultLimits)
-    let signer = URLSigner(secret: try URLSigner.loadSecret(dataDirectory: config.dataDirectory), baseURL: config.effectivePublicURL)
+    let signer = URLSigner(secret: try await URLSigner.loadSecret(from: store), baseURL: config.effectivePublicURL)
     let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
     let engine = LocalVideoEngine(
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), blobs: blobs, scratchDirectory: "\(config.dataDirectory)/tmp"
@@ -54,7 +57,7 @@ public func buildApplication(
     let resources = ResourceService {
         try? await httpClient.shutdown()
         await provider.close()
-        DataDirectory.unlock(lock)
+        if let lock { DataDirectory.unlock(lock) }
     }
     let worker = ReviewWorker(store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger)
     let videoWorker = VideoWorker(store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger, prices: prices)

@@ -8,6 +8,8 @@ public struct SeedgateConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var dataDirectory = ".seedgate"
+    /// `postgres://...` to share one PostgreSQL database among replicas; nil keeps SQLite under the data dir.
+    public var databaseURL: String?
     /// The base of every absolute link Seedgate hands out; defaults to `http://<host>:<port>`.
     public var publicURL: String?
     /// Development only: lets the server fetch URLs on loopback and private networks.
@@ -39,11 +41,21 @@ public struct SeedgateConfiguration: Sendable {
 
     public var databasePath: String { "\(dataDirectory)/seedgate.sqlite" }
 
+    /// Opens the configured store: PostgreSQL when a database URL is set, else SQLite in the data dir.
+    public func openDatabase(logger: Logger, sqliteReaders: Int = 3) async throws -> any DatabaseProvider {
+        if let databaseURL {
+            return try PostgresProvider(url: databaseURL, logger: logger)
+        }
+        try DataDirectory.prepare(dataDirectory)
+        return try await SQLiteProvider.open(path: databasePath, readers: sqliteReaders, logger: logger)
+    }
+
     /// Fills every setting the flags left unset from the environment.
     public mutating func applyEnvironment(_ reader: ConfigReader) {
         host = reader.string(forKey: "seedgate.host") ?? host
         port = reader.int(forKey: "seedgate.port") ?? port
         dataDirectory = reader.string(forKey: "seedgate.data.dir") ?? dataDirectory
+        databaseURL = reader.string(forKey: "seedgate.database.url") ?? databaseURL
         publicURL = reader.string(forKey: "seedgate.public.url") ?? publicURL
         allowPrivateURLs = reader.bool(forKey: "seedgate.allow.private.urls") ?? allowPrivateURLs
         reviewConcurrency = reader.int(forKey: "seedgate.review.concurrency") ?? reviewConcurrency
@@ -63,6 +75,9 @@ public struct SeedgateConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
         guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
             throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")
+        }
+        if let databaseURL, !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
+            throw ConfigurationError("database URL (--database / SEEDGATE_DATABASE_URL) must be postgres://user:password@host:port/database")
         }
         guard renderConcurrency >= 1 && renderConcurrency <= 16 else {
             throw ConfigurationError("render concurrency (SEEDGATE_RENDER_CONCURRENCY) must be 1 to 16, not \(renderConcurrency)")

@@ -12,16 +12,14 @@ public struct URLSigner: Sendable {
         self.baseURL = baseURL
     }
 
-    /// The signing secret of a data directory, made on first use and readable only by its owner.
-    public static func loadSecret(dataDirectory: String) throws -> Data {
-        let path = "\(dataDirectory)/signing.key"
-        if let existing = FileManager.default.contents(atPath: path), existing.count >= 32 {
-            return existing
+    /// The signing secret, kept in the store so every replica signs and checks links alike.
+    public static func loadSecret(from store: Store) async throws -> Data {
+        let encoded = try await store.setting("url_signing_key") {
+            var generator = SystemRandomNumberGenerator()
+            return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
         }
-        var generator = SystemRandomNumberGenerator()
-        let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-        guard FileManager.default.createFile(atPath: path, contents: secret, attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigurationError("cannot write \(path)")
+        guard let secret = Data(base64Encoded: encoded), secret.count >= 32 else {
+            throw ConfigurationError("the stored url_signing_key setting is not valid")
         }
         return secret
     }

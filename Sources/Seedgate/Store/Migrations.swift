@@ -143,15 +143,24 @@ enum Migrations {
             "CREATE UNIQUE INDEX webhook_once ON webhook_deliveries(task_id)",
             "CREATE INDEX webhook_queue ON webhook_deliveries(status, next_attempt_at)",
         ],
+        // 4: settings shared by every replica (the result-link signing key)
+        [
+            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ],
     ]
 
     static func apply(on provider: any DatabaseProvider) async throws {
+        // On PostgreSQL, replicas starting together take turns under an advisory lock held for each
+        // transaction; on SQLite, BEGIN IMMEDIATE already serialises them.
+        let lock = provider.flavor == .postgres ? "SELECT pg_advisory_xact_lock(727071)" : nil
         try await provider.transaction { db in
+            if let lock { try await db.raw("\(unsafeRaw: lock)").run() }
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         }
         for (index, statements) in steps.enumerated() {
             let version = index + 1
             try await provider.transaction { db in
+                if let lock { try await db.raw("\(unsafeRaw: lock)").run() }
                 // Checked inside the transaction so two processes starting together apply each step once.
                 let done = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: version)").first()
                 guard done == nil else { return }

@@ -70,7 +70,7 @@ extension Store {
     public func account(keyID: String, defaults: Limits) async throws -> Account? {
         try await provider.read { db in
             guard let row = try await db.raw("SELECT * FROM api_keys WHERE id = \(bind: keyID)").first() else { return nil }
-            let spent = try await db.raw("SELECT COALESCE(SUM(-balance_delta), 0) AS spent FROM ledger WHERE key_id = \(bind: keyID) AND kind = 'charge'")
+            let spent = try await db.raw("SELECT CAST(COALESCE(SUM(-balance_delta), 0) AS BIGINT) AS spent FROM ledger WHERE key_id = \(bind: keyID) AND kind = 'charge'")
                 .first()?.decode(column: "spent", as: Int64.self) ?? 0
             var counts: [String: Int] = [:]
             for status in try await db.raw("SELECT status, COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' GROUP BY status").all() {
@@ -104,7 +104,7 @@ extension Store {
         try await provider.read { db in
             let key = try await db.raw("SELECT balance, held FROM api_keys WHERE id = \(bind: keyID)").first()
             let sums = try await db.raw("""
-                SELECT COALESCE(SUM(balance_delta), 0) AS b, COALESCE(SUM(held_delta), 0) AS h FROM ledger WHERE key_id = \(bind: keyID)
+                SELECT CAST(COALESCE(SUM(balance_delta), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(held_delta), 0) AS BIGINT) AS h FROM ledger WHERE key_id = \(bind: keyID)
                 """).first()
             return (try key?.decode(column: "balance", as: Int64.self) ?? 0, try key?.decode(column: "held", as: Int64.self) ?? 0,
                     try sums?.decode(column: "b", as: Int64.self) ?? 0, try sums?.decode(column: "h", as: Int64.self) ?? 0)

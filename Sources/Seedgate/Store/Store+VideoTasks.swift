@@ -106,7 +106,7 @@ extension Store {
                 WHERE id = (
                     SELECT id FROM tasks
                     WHERE kind = 'video' AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
-                    ORDER BY created_at LIMIT 1
+                    ORDER BY created_at LIMIT 1\(unsafeRaw: skipLocked)
                 )
                 RETURNING *
                 """).first().map(Self.videoTask(from:))

@@ -40,7 +40,7 @@ extension Store {
                 WHERE id = (
                     SELECT id FROM webhook_deliveries
                     WHERE status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))
-                    ORDER BY next_attempt_at LIMIT 1
+                    ORDER BY next_attempt_at LIMIT 1\(unsafeRaw: skipLocked)
                 )
                 RETURNING *
                 """).first().map(Self.delivery(from:))

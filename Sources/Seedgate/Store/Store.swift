@@ -14,6 +14,20 @@ public struct Store: Sendable {
     public func migrate() async throws {
         try await Migrations.apply(on: provider)
     }
+
+    /// Appended to the inner SELECT of a claim: on PostgreSQL, replicas claiming at once skip each
+    /// other's rows instead of waiting (SQLite has one writer, so nothing to add).
+    var skipLocked: String { provider.flavor == .postgres ? " FOR UPDATE SKIP LOCKED" : "" }
+
+    /// A server-wide setting, made by `make` the first time it is asked for (the first maker wins, so
+    /// replicas sharing a database agree on it).
+    public func setting(_ name: String, orMake make: () -> String) async throws -> String {
+        let candidate = make()
+        return try await provider.transaction { db in
+            try await db.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: candidate)) ON CONFLICT (name) DO NOTHING").run()
+            return try await db.raw("SELECT value FROM settings WHERE name = \(bind: name)").first()?.decode(column: "value", as: String.self) ?? candidate
+        }
+    }
 }
 
 // MARK: - Keys
@@ -240,7 +254,7 @@ extension Store {
                 WHERE id = (
                     SELECT id FROM assets
                     WHERE status = 'processing' AND (lease_until IS NULL OR lease_until < \(bind: now))
-                    ORDER BY created_at, position LIMIT 1
+                    ORDER BY created_at, position LIMIT 1\(unsafeRaw: skipLocked)
                 )
                 RETURNING *
                 """).first().map(Self.asset(from:))

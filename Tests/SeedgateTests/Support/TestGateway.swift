@@ -130,6 +130,7 @@ enum TestSupport {
 
 /// Runs `body` against a live Seedgate on port 0 with a fresh data directory (or the one given).
 func withGateway<R: Sendable>(
+    backend: Backend = .sqlite,
     allowPrivate: Bool = true,
     dataDirectory: String? = nil,
     configure: (inout SeedgateConfiguration) -> Void = { _ in },
@@ -140,9 +141,10 @@ func withGateway<R: Sendable>(
     config.port = 0
     config.dataDirectory = dataDirectory ?? TestSupport.temporaryDirectory()
     config.allowPrivateURLs = allowPrivate
+    try await backend.configure(&config)
     configure(&config)
     let app = try await buildApplication(config, logger: TestSupport.logger)
-    let provider = try await SQLiteProvider.open(path: config.databasePath, readers: 1, logger: TestSupport.logger)
+    let provider = try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1)
     let store = Store(provider: provider)
     let directory = config.dataDirectory
     do {

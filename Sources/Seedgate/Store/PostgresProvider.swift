@@ -1,0 +1,61 @@
+@preconcurrency import AsyncKit
+import Foundation
+import Logging
+import NIOPosix
+import PostgresKit
+import SQLKit
+
+/// PostgreSQL, for several Seedgate replicas sharing one database. Reads use any pooled connection;
+/// a transaction holds one connection from BEGIN to COMMIT.
+///
+/// `@unchecked Sendable`: the only stored state is immutable `let`s; the pool is documented as
+/// thread-safe (every mutable part of it is guarded by its lock or confined to its event loop), and
+/// PostgresKit itself shares it across tasks the same way. It predates `Sendable` annotations.
+public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
+    private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
+    private let logger: Logger
+    public var flavor: SQLFlavor { .postgres }
+
+    /// `url`: `postgres://user:password@host:5432/database`. `searchPath` puts the tables in a schema
+    /// other than `public` (the tests give each test a schema of its own).
+    public init(url: String, searchPath: [String]? = nil, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
+        var configuration = try SQLPostgresConfiguration(url: url)
+        configuration.searchPath = searchPath
+        self.pool = EventLoopGroupConnectionPool(
+            source: PostgresConnectionSource(sqlConfiguration: configuration),
+            maxConnectionsPerEventLoop: maxConnectionsPerEventLoop,
+            logger: logger,
+            on: MultiThreadedEventLoopGroup.singleton
+        )
+        self.logger = logger
+    }
+
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await body(pool.database(logger: logger).sql())
+    }
+
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let connection = try await pool.requestConnection(logger: logger).get()
+        defer { pool.releaseConnection(connection, logger: logger) }
+        let db = connection.sql()
+        try await Self.run("BEGIN", on: db)
+        do {
+            let result = try await body(db)
+            try await Self.run("COMMIT", on: db)
+            return result
+        } catch {
+            try? await Self.run("ROLLBACK", on: db)
+            throw error
+        }
+    }
+
+    /// Transaction control runs in a task of its own so a cancelled caller still commits or rolls back.
+    private static func run(_ statement: String, on db: any SQLDatabase) async throws {
+        try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+    }
+
+    public func close() async {
+        let pool = pool
+        await Task.detached { try? await pool.shutdownAsync() }.value
+    }
+}
