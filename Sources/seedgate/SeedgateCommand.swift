@@ -10,7 +10,7 @@ struct SeedgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seedgate",
         abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
-        subcommands: [Serve.self, Keys.self, Credits.self],
+        subcommands: [Serve.self, Keys.self, Credits.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -279,6 +279,39 @@ struct Credits: AsyncParsableCommand {
             for entry in entries {
                 print("\(entry.createdAt.formatted(.iso8601))\t\(entry.kind)\t\(entry.balanceDelta)\t\(entry.heldDelta)\t\(entry.ref ?? "")\t\(entry.note ?? "")")
             }
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move an installation from SQLite to PostgreSQL.",
+        discussion: """
+        Copies every key, group, asset, task, ledger row and webhook delivery into an empty PostgreSQL \
+        database. Result files stay in the data directory's blobs/: serve the replicas with --data-dir \
+        on that directory (or a copy of it on a shared volume).
+        """
+    )
+    @Option(help: "The data directory of the SQLite installation.") var fromSqlite: String
+    @Option(help: "postgres://user:password@host:5432/database (empty).") var to: String
+
+    func run() async throws {
+        var logger = Logger(label: "seedgate")
+        logger.logLevel = .warning
+        let path = "\(fromSqlite)/seedgate.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no Seedgate database at \(path)") }
+        let source = try await SQLiteProvider.open(path: path, readers: 1, logger: logger)
+        let target = try PostgresProvider(url: to, logger: logger)
+        do {
+            let report = try await StoreCopier.copy(from: source, to: target)
+            await source.close()
+            await target.close()
+            for (table, count) in report.rows.sorted(by: { $0.key < $1.key }) { print("\(table)\t\(count) rows") }
+            print("Done. Serve with: seedgate serve --database <url> --data-dir \(fromSqlite)")
+        } catch {
+            await source.close()
+            await target.close()
+            throw error
         }
     }
 }

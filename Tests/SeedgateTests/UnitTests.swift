@@ -243,3 +243,38 @@ struct MediaProbeTests {
         #expect(MediaRequirements.check(facts, declared: .image) == nil)
     }
 }
+
+@Suite("migrating SQLite to PostgreSQL", .enabled(if: Backend.postgresURL != nil))
+struct StoreCopierTests {
+    @Test("every key, task, asset and ledger row arrives; keys keep working; balances still equal their ledgers")
+    func copiesEverything() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let source = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let from = Store(provider: source)
+        try await from.migrate()
+        let (key, secret, _) = try await from.createKey(name: "moving", credits: 5000, rpm: 10)
+        let review = try await from.submitAssets(keyID: key.id, target: .new(name: "g", description: "d"), projectName: "default", type: .image,
+                                                 inputs: [AssetInput(url: "https://e.com/a.png", name: "a")], callbackURL: "https://e.com/hook")
+        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#.utf8)), urlGuard: URLGuard(allowPrivate: false))
+        let (video, _) = try await from.insertVideoTask(keyID: key.id, request: request, seed: 9, hold: 264, idempotency: IdempotencyClaim(key: "k1", bodyHash: "h"))
+        _ = try await from.cancelVideoTask(id: video.id, keyID: key.id)
+        let secretBefore = try await URLSigner.loadSecret(from: from)
+
+        let url = try await Backend.freshPostgresDatabase()
+        let target = try PostgresProvider(url: url, logger: TestSupport.logger)
+        let report = try await StoreCopier.copy(from: source, to: target)
+        #expect(report.rows["api_keys"] == 1 && report.rows["tasks"] == 2 && report.rows["assets"] == 1 && report.rows["ledger"] == 3)
+
+        let to = Store(provider: target)
+        #expect(try await to.authenticate(secret: secret)?.rpm == 10)
+        #expect(try await to.reviewTask(id: review.id, keyID: key.id)?.assets.map(\.id) == review.assets.map(\.id))
+        #expect(try await to.videoTask(id: video.id, keyID: key.id)?.status == .cancelled)
+        let totals = try await to.ledgerTotals(keyID: key.id)
+        #expect(totals.balance == 5000 && totals.ledgerBalance == 5000 && totals.held == 0 && totals.ledgerHeld == 0)
+        #expect(try await URLSigner.loadSecret(from: to) == secretBefore)
+        // Never into a database that already has data.
+        await #expect(throws: ConfigurationError.self) { _ = try await StoreCopier.copy(from: source, to: target) }
+        await source.close()
+        await target.close()
+    }
+}
