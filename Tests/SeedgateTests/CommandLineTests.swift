@@ -51,29 +51,14 @@ struct CommandLineTests {
     @Test("serve prints a first key with a working curl example, once")
     func firstKeyAnnounced() async throws {
         let directory = TestSupport.temporaryDirectory()
-        let binary = try Self.binary()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--port", "0", "--data-dir", directory]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("poll the task id"), Date() < deadline {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
+        let server = try ServerProcess(directory: directory, allowPrivate: false)
+        let text = server.read(until: "poll the task id")
         let secret = try #require(text.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
         #expect(text.contains("-H 'Authorization: Bearer \(secret)'"))
         #expect(text.contains("/v1/seedance2/private-avatar"))
-        process.terminate()
-        process.waitUntilExit()
         // SIGTERM is a graceful shutdown: a clean exit.
-        #expect(process.terminationStatus == 0)
+        server.child.kill(SIGTERM)
+        #expect(await server.child.wait() == 0)
 
         let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
         let store = Store(provider: provider)
@@ -84,43 +69,48 @@ struct CommandLineTests {
 }
 
 /// A `seedgate serve` child process, for tests that kill it for real.
-final class ServerProcess: @unchecked Sendable {
-    // Only touched from the one test that owns it.
-    let process = Process()
-    private let pipe = Pipe()
-    private var output = ""
-    private(set) var port = 0
+final class ServerProcess: Sendable {
+    let child: ProcessRunner.Child
 
-    init(directory: String) throws {
-        process.executableURL = URL(fileURLWithPath: try CommandLineTests.binary())
-        process.arguments = ["serve", "--port", "0", "--data-dir", directory, "--allow-private-urls"]
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
+    init(directory: String, allowPrivate: Bool = true, arguments: [String] = [], environment: [String: String] = [:]) throws {
+        child = try ProcessRunner.start(
+            try CommandLineTests.binary(),
+            ["serve", "--port", "0", "--data-dir", directory] + (allowPrivate ? ["--allow-private-urls"] : []) + arguments,
+            environment: environment
+        )
     }
 
-    /// Reads the server's output until `pattern` appears; returns everything read so far.
+    /// Reads the server's output (stdout, then stderr) until `pattern` appears.
     func read(until pattern: String, timeout: TimeInterval = 30) -> String {
         let deadline = Date().addingTimeInterval(timeout)
-        while !output.contains(pattern), Date() < deadline {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            output += String(decoding: chunk, as: UTF8.self)
+        var text = ""
+        while Date() < deadline {
+            let (out, err) = child.output()
+            text = String(decoding: out, as: UTF8.self) + String(decoding: err, as: UTF8.self)
+            if text.contains(pattern) { break }
+            usleep(20_000)
         }
-        return output
+        return text
     }
 
-    func waitUntilListening() throws {
+    /// The port it listens on, once it does.
+    func port() throws -> Int {
         let text = read(until: "listening on 127.0.0.1:")
         guard let match = text.firstMatch(of: #/listening on 127\.0\.0\.1:(\d+)/#), let value = Int(match.output.1) else {
             throw FixtureError("server did not start: \(text)")
         }
-        port = value
+        return value
     }
 
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    func kill9() async {
+        child.kill(SIGKILL)
+        _ = await child.wait()
+    }
+
+    func stop() async {
+        child.kill(SIGTERM)
+        _ = await child.wait()
+        child.removeOutput()
     }
 }
 
@@ -130,12 +120,12 @@ extension CommandLineTests {
         let directory = TestSupport.temporaryDirectory()
         let fixtures = try await FixtureServer.baseURL()
         let first = try ServerProcess(directory: directory)
-        try first.waitUntilListening()
+        let firstPort = try first.port()
         let announced = first.read(until: "poll the task id")
         let secret = try #require(announced.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
 
         let client = HTTPClient.shared
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(first.port)/v1/seedance2/private-avatar")
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(firstPort)/v1/seedance2/private-avatar")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(secret)")
         let assets = (0..<6).map { n in #"{"url": "\#(fixtures)/slow/\#(n % 2 == 0 ? "good.png" : "small.png")", "name": "a\#(n)"}"# }
@@ -155,15 +145,14 @@ extension CommandLineTests {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        first.kill9()
+        await first.kill9()
         let key = try #require(try await store.authenticate(secret: secret))
         let stranded = try #require(try await store.reviewTask(id: taskID, keyID: key.id))
         #expect(leased > 0)
         #expect(stranded.assets.contains { $0.status == .processing }, "the kill came after every review had finished")
 
         let second = try ServerProcess(directory: directory)
-        defer { second.process.terminate() }
-        try second.waitUntilListening()
+        _ = try second.port()
         var final: AssetReviewTask?
         let finishBy = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < finishBy {
@@ -172,6 +161,7 @@ extension CommandLineTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         await provider.close()
+        await second.stop()
         let done = try #require(final)
         #expect(done.assets.filter { $0.status == .active }.count == 3)
         #expect(done.assets.filter { $0.status == .failed }.count == 3)

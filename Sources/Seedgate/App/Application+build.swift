@@ -59,9 +59,15 @@ public func buildApplication(
         await provider.close()
         if let lock { DataDirectory.unlock(lock) }
     }
-    let worker = ReviewWorker(store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger)
-    let videoWorker = VideoWorker(store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger, prices: prices)
-    let webhooks = WebhookWorker(store: store, client: httpClient, urlGuard: urlGuard, delays: config.webhookRetryDelays, logger: logger) { delivery in
+    let worker = ReviewWorker(
+        store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.workLease * 5
+    )
+    let videoWorker = VideoWorker(
+        store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger, prices: prices, lease: config.workLease
+    )
+    let webhooks = WebhookWorker(
+        store: store, client: httpClient, urlGuard: urlGuard, delays: config.webhookRetryDelays, logger: logger, lease: config.workLease
+    ) { delivery in
         if let task = try await store.videoTask(id: delivery.taskID, keyID: delivery.keyID) {
             return Apimart.envelope(Apimart.videoTask(task, links: links, webhook: nil)).serialized()
         }

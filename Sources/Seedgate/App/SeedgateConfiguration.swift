@@ -29,6 +29,9 @@ public struct SeedgateConfiguration: Sendable {
     public var defaultLimits = Limits.defaults
     /// Credits the first key gets when the server makes it on an empty store.
     public var firstKeyCredits: Int64 = 1_000_000
+    /// How long a worker's claim on a piece of work lasts without renewal. A dead replica's work is taken
+    /// over when its lease runs out; reviews get five times this (they are not renewed as they run).
+    public var workLease: Duration = .seconds(60)
     /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
     public var webhookRetryDelays: [Duration] = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200].map { .seconds($0) }
 
@@ -63,6 +66,7 @@ public struct SeedgateConfiguration: Sendable {
         if let seconds = reader.int(forKey: "seedgate.result.ttl") { resultLinkTTL = .seconds(seconds) }
         if let seconds = reader.int(forKey: "seedgate.result.retention") { resultRetention = .seconds(seconds) }
         pricesFile = reader.string(forKey: "seedgate.prices") ?? pricesFile
+        if let seconds = reader.int(forKey: "seedgate.work.lease") { workLease = .seconds(seconds) }
         defaultLimits.rpm = reader.int(forKey: "seedgate.default.rpm") ?? defaultLimits.rpm
         defaultLimits.maxInFlight = reader.int(forKey: "seedgate.default.max.in.flight") ?? defaultLimits.maxInFlight
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
@@ -85,6 +89,7 @@ public struct SeedgateConfiguration: Sendable {
         guard defaultLimits.rpm >= 1, defaultLimits.maxInFlight >= 1 else {
             throw ConfigurationError("default limits (SEEDGATE_DEFAULT_RPM, SEEDGATE_DEFAULT_MAX_IN_FLIGHT) must be at least 1")
         }
+        guard workLease >= .seconds(2) else { throw ConfigurationError("work lease (SEEDGATE_WORK_LEASE) must be at least 2 seconds") }
         guard resultLinkTTL >= .seconds(60) else { throw ConfigurationError("result link TTL (--result-ttl / SEEDGATE_RESULT_TTL) must be at least 60 seconds") }
         guard resultRetention >= resultLinkTTL else {
             throw ConfigurationError("result retention (--result-retention / SEEDGATE_RESULT_RETENTION) must be at least the link TTL")

@@ -12,9 +12,10 @@ public struct ReviewWorker: Service {
     let concurrency: Int
     let logger: Logger
     let owner = "review-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
-    static let lease: Duration = .seconds(300)
+    let lease: Duration
 
-    public init(store: Store, reviewer: LocalReviewer, signal: WorkSignal, concurrency: Int, logger: Logger) {
+    public init(store: Store, reviewer: LocalReviewer, signal: WorkSignal, concurrency: Int, logger: Logger, lease: Duration = .seconds(300)) {
+        self.lease = lease
         self.store = store
         self.reviewer = reviewer
         self.signal = signal
@@ -24,7 +25,7 @@ public struct ReviewWorker: Service {
 
     public func run() async throws {
         await WorkLoop(signal: signal, concurrency: concurrency, logger: logger, name: "review worker").run {
-            guard let asset = try await store.claimAssetForReview(owner: owner, lease: Self.lease) else { return false }
+            guard let asset = try await store.claimAssetForReview(owner: owner, lease: lease) else { return false }
             try await reviewOne(asset)
             return true
         }

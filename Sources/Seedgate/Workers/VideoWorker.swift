@@ -13,10 +13,14 @@ public struct VideoWorker: Service {
     let logger: Logger
     let prices: PriceTable
     let owner = "video-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
-    static let lease: Duration = .seconds(60)
+    let lease: Duration
     static let maxAttempts = 3
 
-    public init(store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger, prices: PriceTable = .defaults) {
+    public init(
+        store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger,
+        prices: PriceTable = .defaults, lease: Duration = .seconds(60)
+    ) {
+        self.lease = lease
         self.prices = prices
         self.store = store
         self.engine = engine
@@ -27,7 +31,7 @@ public struct VideoWorker: Service {
 
     public func run() async throws {
         await WorkLoop(signal: signal, concurrency: concurrency, logger: logger, name: "video worker").run {
-            guard let task = try await store.claimVideoTask(owner: owner, lease: Self.lease) else { return false }
+            guard let task = try await store.claimVideoTask(owner: owner, lease: lease) else { return false }
             try await runOne(task)
             return true
         }
@@ -39,7 +43,7 @@ public struct VideoWorker: Service {
         if try await attempts(of: task) > Self.maxAttempts {
             outcome = .failure(Failure(code: "render_failed", message: "the render was interrupted \(Self.maxAttempts) times; giving up"))
         } else {
-            let store = self.store, owner = self.owner, keyID = task.keyID
+            let store = self.store, owner = self.owner, keyID = task.keyID, lease = self.lease
             do throws(Failure) {
                 let result = try await engine.render(task, resolve: { input throws(Failure) in
                     guard let id = input.assetID else { return input.url }
@@ -50,7 +54,7 @@ public struct VideoWorker: Service {
                     guard let asset else { throw Failure(code: "asset_not_active", message: "\(input.field): asset '\(id)' is no longer active") }
                     return asset.sourceURL
                 }, progress: { percent in
-                    (try? await store.reportProgress(taskID: task.id, owner: owner, progress: percent, lease: Self.lease)) ?? true
+                    (try? await store.reportProgress(taskID: task.id, owner: owner, progress: percent, lease: lease)) ?? true
                 })
                 outcome = .success(result)
             } catch {

@@ -16,12 +16,14 @@ public struct WebhookWorker: Service {
     let logger: Logger
     /// The body to send for a delivery: the task view as `GET /v1/tasks/{id}` shows it now.
     let payload: @Sendable (WebhookDelivery) async throws -> String?
+    let lease: Duration
     let owner = "webhook-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
 
     public init(
-        store: Store, client: HTTPClient, urlGuard: URLGuard, delays: [Duration], logger: Logger,
+        store: Store, client: HTTPClient, urlGuard: URLGuard, delays: [Duration], logger: Logger, lease: Duration = .seconds(60),
         payload: @escaping @Sendable (WebhookDelivery) async throws -> String?
     ) {
+        self.lease = lease
         self.store = store
         self.client = client
         self.urlGuard = urlGuard
@@ -32,7 +34,7 @@ public struct WebhookWorker: Service {
 
     public func run() async throws {
         await WorkLoop(signal: WorkSignal(), concurrency: 4, logger: logger, name: "webhook worker", idleWait: .milliseconds(250)).run {
-            guard let delivery = try await store.claimWebhook(owner: owner, lease: .seconds(60)) else { return false }
+            guard let delivery = try await store.claimWebhook(owner: owner, lease: lease) else { return false }
             try await deliver(delivery)
             return true
         }

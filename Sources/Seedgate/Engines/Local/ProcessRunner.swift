@@ -1,13 +1,18 @@
 import Foundation
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Runs a command-line tool (ffprobe, ffmpeg) to completion without blocking a thread of the
-/// cooperative pool. Output goes to temporary files, so a chatty tool can never fill a pipe and hang.
-enum ProcessRunner {
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: Data
-        var stderr: Data
+/// Runs command-line tools (ffprobe, ffmpeg) with `posix_spawn` and a non-blocking `waitpid`, without
+/// blocking a thread. Output goes to files, so a chatty tool can never fill a pipe and hang.
+///
+/// Not Foundation's `Process`: on Linux its `run()` crashed here (inside its own memcpy) when many
+/// descriptors were open, which is exactly the state of a busy server.
+public enum ProcessRunner {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: Data
+        public var stderr: Data
     }
 
     struct NotFound: Error, CustomStringConvertible {
@@ -15,60 +20,123 @@ enum ProcessRunner {
         var description: String { "\(tool) was not found on PATH; install ffmpeg (apt-get install -y ffmpeg)" }
     }
 
-    /// Runs `tool` with `arguments`; kills it when `timeout` passes or the calling task is cancelled.
-    static func run(_ tool: String, _ arguments: [String], timeout: Duration) async throws -> Output {
-        guard let executable = locate(tool) else { throw NotFound(tool: tool) }
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("seedgate-\(UUID().uuidString)")
-        let outURL = scratch.appendingPathExtension("out")
-        let errURL = scratch.appendingPathExtension("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
+    struct SpawnFailed: Error, CustomStringConvertible {
+        var tool: String
+        var code: Int32
+        var description: String { "could not start \(tool): \(String(cString: strerror(code)))" }
+    }
 
-        let status: Int32 = try await withTaskCancellationHandler {
-            try await withThrowingTaskGroup(of: Int32?.self) { group in
-                group.addTask {
-                    await withCheckedContinuation { continuation in
-                        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-                        do {
-                            try launchLock.withLock { _ in try process.run() }
-                        } catch {
-                            process.terminationHandler = nil
-                            continuation.resume(returning: -1)
-                        }
-                    }
+    /// A started child process.
+    public final class Child: Sendable {
+        public let pid: pid_t
+        public let stdoutPath: String
+        public let stderrPath: String
+
+        init(pid: pid_t, stdoutPath: String, stderrPath: String) {
+            self.pid = pid
+            self.stdoutPath = stdoutPath
+            self.stderrPath = stderrPath
+        }
+
+        /// Waits for the child to exit and returns its exit status (128 + signal when killed).
+        public func wait() async -> Int32 {
+            var pause: UInt64 = 1_000_000
+            while true {
+                var status: Int32 = 0
+                let result = waitpid(pid, &status, WNOHANG)
+                if result == pid {
+                    let signal = status & 0x7F
+                    return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
                 }
+                if result < 0 && errno != EINTR { return -1 }
+                try? await Task.sleep(nanoseconds: pause)
+                pause = min(pause * 2, 50_000_000)
+            }
+        }
+
+        public func kill(_ signal: Int32 = SIGKILL) {
+            _ = Glibc.kill(pid, signal)
+        }
+
+        /// What the child has written so far.
+        public func output() -> (stdout: Data, stderr: Data) {
+            ((try? Data(contentsOf: URL(fileURLWithPath: stdoutPath))) ?? Data(), (try? Data(contentsOf: URL(fileURLWithPath: stderrPath))) ?? Data())
+        }
+
+        public func removeOutput() {
+            try? FileManager.default.removeItem(atPath: stdoutPath)
+            try? FileManager.default.removeItem(atPath: stderrPath)
+        }
+    }
+
+    /// Starts `tool` with `arguments`, standard input from /dev/null, output to two temporary files.
+    public static func start(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Child {
+        guard let executable = locate(tool) else { throw NotFound(tool: tool) }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("seedgate-\(UUID().uuidString)").path
+        let stdoutPath = scratch + ".out", stderrPath = scratch + ".err"
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+
+        // The server ignores or blocks some signals (for graceful shutdown); the child starts clean.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard code == 0 else { throw SpawnFailed(tool: tool, code: code) }
+        return Child(pid: pid, stdoutPath: stdoutPath, stderrPath: stderrPath)
+    }
+
+    /// Runs `tool` to completion; kills it when `timeout` passes or the calling task is cancelled.
+    public static func run(_ tool: String, _ arguments: [String], timeout: Duration) async throws -> Output {
+        let child = try start(tool, arguments)
+        defer { child.removeOutput() }
+        let status: Int32 = await withTaskCancellationHandler {
+            await withTaskGroup(of: Int32?.self) { group in
+                group.addTask { await child.wait() }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
                     return nil
                 }
-                let first = try await group.next() ?? nil
-                if first == nil, process.isRunning { process.terminate() }
-                group.cancelAll()
-                return first ?? -2
+                var status: Int32?
+                while let next = await group.next() {
+                    if let next {
+                        status = next
+                        group.cancelAll()
+                    } else if status == nil {
+                        child.kill()   // timed out; the wait above then returns (never after it was reaped)
+                    }
+                }
+                return status ?? -1
             }
         } onCancel: {
-            if process.isRunning { process.terminate() }
+            child.kill()
         }
-        return Output(
-            status: status,
-            stdout: (try? Data(contentsOf: outURL)) ?? Data(),
-            stderr: (try? Data(contentsOf: errURL)) ?? Data()
-        )
+        let (stdout, stderr) = child.output()
+        return Output(status: status, stdout: stdout, stderr: stderr)
     }
-
-    /// Foundation's `Process.run()` is not safe to call from several threads at once on Linux (seen:
-    /// a crash in its memcpy under parallel tests), so launches take turns. The processes still run in parallel.
-    private static let launchLock = Mutex<Void>(())
 
     private static let searchPath: [String] = {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
