@@ -95,8 +95,10 @@ final class ServerProcess: Sendable {
 
     /// The port it listens on, once it does.
     func port() throws -> Int {
-        let text = read(until: "listening on 127.0.0.1:")
-        guard let match = text.firstMatch(of: #/listening on 127\.0\.0\.1:(\d+)/#), let value = Int(match.output.1) else {
+        let marker = "listening on 127.0.0.1:"
+        let text = read(until: marker)
+        // Plain parsing: this runs in parallel tests, and a shared Regex is not safe to first-use concurrently.
+        guard let range = text.range(of: marker), let value = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
             throw FixtureError("server did not start: \(text)")
         }
         return value

@@ -22,8 +22,9 @@ public func buildApplication(
     let store = Store(provider: provider)
     try await store.migrate()
     if lock != nil {
-        // This process holds the serve lock, so no other server can own a review lease.
-        try await store.releaseAllReviewLeases()
+        // This process holds the serve lock, so no other server can own a review lease or a scratch file.
+        try await store.releaseAllLeases()
+        DataDirectory.clearScratch(config.dataDirectory)
     }
 
     let httpClient = HTTPClient(

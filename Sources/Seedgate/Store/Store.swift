@@ -307,10 +307,13 @@ extension Store {
         if open == 0 { try await enqueueWebhook(db, taskID: taskID) }
     }
 
-    /// Gives up every lease this store's process holds on start-up, for stores with one server.
-    public func releaseAllReviewLeases() async throws {
+    /// Frees every lease at start-up, for a store that only one server can use (SQLite under the serve
+    /// lock): any lease there belonged to a server that is gone, so its work can start again at once.
+    public func releaseAllLeases() async throws {
         try await provider.transaction { db in
             try await db.raw("UPDATE assets SET lease_owner = NULL, lease_until = NULL WHERE status = 'processing'").run()
+            try await db.raw("UPDATE tasks SET lease_until = 0 WHERE kind = 'video' AND status = 'processing'").run()
+            try await db.raw("UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE status = 'pending'").run()
         }
     }
 

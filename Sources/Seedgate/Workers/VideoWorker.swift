@@ -61,6 +61,12 @@ public struct VideoWorker: Service {
                 outcome = .failure(error)
             }
         }
+        if case .failure = outcome, Task.isShuttingDownGracefully || Task.isCancelled {
+            // Cut short by shutdown (ffmpeg may have been signalled with us): not the task's fault. Its
+            // lease runs out and it is rendered again, here after a restart or on another replica.
+            logger.info("video task left for another attempt after shutdown", metadata: ["task": "\(task.id)"])
+            return
+        }
         let cost = (try? outcome.get()).map { prices.cost(for: task.request, seconds: $0.seconds) } ?? 0
         let recorded = try await store.finishVideoTask(taskID: task.id, owner: owner, outcome: outcome, cost: cost)
         var metadata: Logger.Metadata = ["task": "\(task.id)", "took": "\(ContinuousClock.now - started)"]

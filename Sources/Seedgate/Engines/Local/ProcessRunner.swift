@@ -81,6 +81,8 @@ public enum ProcessRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of the server's (sockets, database files, its lock file) reaches the child.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
 
         // The server ignores or blocks some signals (for graceful shutdown); the child starts clean.
         var attributes = posix_spawnattr_t()
@@ -93,7 +95,10 @@ public enum ProcessRunner {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A process group of its own: a Ctrl-C or SIGTERM aimed at the server's group reaches the server,
+        // which shuts down gracefully and lets a render in progress finish, instead of killing ffmpeg.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
 
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
@@ -137,6 +142,14 @@ public enum ProcessRunner {
         let (stdout, stderr) = child.output()
         return Output(status: status, stdout: stdout, stderr: stderr)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), looked up at run time because
+    /// the Swift module does not export it. Without it, only close-on-exec descriptors are kept from children.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     private static let searchPath: [String] = {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
