@@ -60,6 +60,8 @@ struct Serve: AsyncParsableCommand {
     var resultRetention: Int?
     @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
     var renderConcurrency: Int?
+    @Flag(inversion: .prefixedNo, help: "Run the background workers; --no-workers makes an API-only replica (env SEEDGATE_WORKERS).")
+    var workers = true
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
     var prices: String?
     @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
@@ -77,6 +79,7 @@ struct Serve: AsyncParsableCommand {
         if let resultRetention { config.resultRetention = .seconds(resultRetention) }
         if let renderConcurrency { config.renderConcurrency = renderConcurrency }
         if let prices { config.pricesFile = prices }
+        if !workers { config.runWorkers = false }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
         if let level = logLevel {

@@ -81,7 +81,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
-        services: [resources, worker, videoWorker, webhooks, sweeper],
+        services: config.runWorkers ? [resources, worker, videoWorker, webhooks, sweeper] : [resources],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
         logger: logger
     )

@@ -14,6 +14,9 @@ public struct SeedgateConfiguration: Sendable {
     public var publicURL: String?
     /// Development only: lets the server fetch URLs on loopback and private networks.
     public var allowPrivateURLs = false
+    /// Whether this server runs the background workers (reviews, renders, webhooks). Off makes an
+    /// API-only replica, for scaling request handling apart from rendering.
+    public var runWorkers = true
     /// How many assets are reviewed at once.
     public var reviewConcurrency = 4
     /// How many videos render at once (each ffmpeg uses two threads).
@@ -62,6 +65,7 @@ public struct SeedgateConfiguration: Sendable {
         publicURL = reader.string(forKey: "seedgate.public.url") ?? publicURL
         allowPrivateURLs = reader.bool(forKey: "seedgate.allow.private.urls") ?? allowPrivateURLs
         reviewConcurrency = reader.int(forKey: "seedgate.review.concurrency") ?? reviewConcurrency
+        runWorkers = reader.bool(forKey: "seedgate.workers") ?? runWorkers
         renderConcurrency = reader.int(forKey: "seedgate.render.concurrency") ?? renderConcurrency
         if let seconds = reader.int(forKey: "seedgate.result.ttl") { resultLinkTTL = .seconds(seconds) }
         if let seconds = reader.int(forKey: "seedgate.result.retention") { resultRetention = .seconds(seconds) }
