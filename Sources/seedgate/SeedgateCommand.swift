@@ -31,14 +31,22 @@ struct StoreOptions: ParsableArguments {
         return config
     }
 
-    func openStore() async throws -> Store {
+    /// Opens the store, runs `body`, and closes the store whether `body` succeeded or not.
+    func withStore<R>(_ body: (Store) async throws -> R) async throws -> R {
         var logger = Logger(label: "seedgate")
         logger.logLevel = .warning
         let config = configuration()
         try config.validate()
         let store = Store(provider: try await config.openDatabase(logger: logger, sqliteReaders: 1))
-        try await store.migrate()
-        return store
+        do {
+            try await store.migrate()
+            let result = try await body(store)
+            await store.provider.close()
+            return result
+        } catch {
+            await store.provider.close()
+            throw error
+        }
     }
 }
 
@@ -154,9 +162,7 @@ struct Keys: AsyncParsableCommand {
             guard credits >= 0 else { throw ValidationError("--credits must not be negative") }
             if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
             if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
-            let store = try await store.openStore()
-            let created = try await store.createKey(name: trimmed, credits: credits, rpm: rpm, maxInFlight: maxInFlight)
-            await store.provider.close()
+            let created = try await store.withStore { try await $0.createKey(name: trimmed, credits: credits, rpm: rpm, maxInFlight: maxInFlight) }
             if json {
                 print(JSONOut.obj([
                     "id": .string(created.key.id), "name": .string(created.key.name), "key": .string(created.secret),
@@ -183,9 +189,7 @@ struct Keys: AsyncParsableCommand {
             guard rpm != nil || maxInFlight != nil else { throw ValidationError("give --rpm and/or --max-in-flight") }
             if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
             if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
-            let store = try await store.openStore()
-            let found = try await store.setLimits(keyID: id, rpm: rpm, maxInFlight: maxInFlight)
-            await store.provider.close()
+            let found = try await store.withStore { try await $0.setLimits(keyID: id, rpm: rpm, maxInFlight: maxInFlight) }
             guard found else { throw ValidationError("no key with id '\(id)'") }
             print("Updated key \(id).")
         }
@@ -197,9 +201,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's id (key_...).") var id: String
 
         func run() async throws {
-            let store = try await store.openStore()
-            let secret = try await store.rotateWebhookSecret(keyID: id)
-            await store.provider.close()
+            let secret = try await store.withStore { try await $0.rotateWebhookSecret(keyID: id) }
             guard let secret else { throw ValidationError("no key with id '\(id)'") }
             print(secret)
         }
@@ -210,9 +212,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let store = try await store.openStore()
-            let keys = try await store.listKeys()
-            await store.provider.close()
+            let keys = try await store.withStore { try await $0.listKeys() }
             print("ID\tNAME\tCREATED\tSTATUS")
             for key in keys {
                 let status = key.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"
@@ -227,9 +227,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's id (key_...).") var id: String
 
         func run() async throws {
-            let store = try await store.openStore()
-            let revoked = try await store.revokeKey(id: id)
-            await store.provider.close()
+            let revoked = try await store.withStore { try await $0.revokeKey(id: id) }
             guard revoked else { throw ValidationError("no active key with id '\(id)'") }
             print("Revoked key \(id).")
         }
@@ -243,7 +241,9 @@ struct Credits: AsyncParsableCommand {
     )
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add credits (negative to remove; never below what is held).")
+        static let configuration = CommandConfiguration(
+            abstract: "Add credits (negative to remove, never below what is held: credits add KEY_ID -- -500)."
+        )
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (key_...).") var keyID: String
         @Argument(help: "Whole credits.") var amount: Int64
@@ -251,15 +251,14 @@ struct Credits: AsyncParsableCommand {
 
         func run() async throws {
             guard amount != 0 else { throw ValidationError("amount must not be 0") }
-            let store = try await store.openStore()
-            do {
-                try await store.grant(keyID: keyID, amount: amount, note: note)
-            } catch let error as SeedgateError {
-                await store.provider.close()
-                throw ValidationError(error.message)
+            let account = try await store.withStore { store in
+                do {
+                    try await store.grant(keyID: keyID, amount: amount, note: note)
+                } catch let error as SeedgateError {
+                    throw ValidationError(error.message)
+                }
+                return try await store.account(keyID: keyID, defaults: .defaults)
             }
-            let account = try await store.account(keyID: keyID, defaults: .defaults)
-            await store.provider.close()
             print("Key \(keyID): balance \(account?.balance ?? 0), held \(account?.held ?? 0), available \(account?.available ?? 0).")
         }
     }
@@ -270,13 +269,10 @@ struct Credits: AsyncParsableCommand {
         @Argument(help: "The key's id (key_...).") var keyID: String
 
         func run() async throws {
-            let store = try await store.openStore()
-            guard let account = try await store.account(keyID: keyID, defaults: .defaults) else {
-                await store.provider.close()
-                throw ValidationError("no key with id '\(keyID)'")
+            let (found, entries) = try await store.withStore { store in
+                (try await store.account(keyID: keyID, defaults: .defaults), try await store.ledger(keyID: keyID, limit: 20))
             }
-            let entries = try await store.ledger(keyID: keyID, limit: 20)
-            await store.provider.close()
+            guard let account = found else { throw ValidationError("no key with id '\(keyID)'") }
             print("Key \(keyID) '\(account.name)': balance \(account.balance), held \(account.held), available \(account.available), spent \(account.spent)")
             print("TIME\tKIND\tBALANCE\tHELD\tREF\tNOTE")
             for entry in entries {

@@ -19,6 +19,27 @@ public protocol DatabaseProvider: Sendable {
 
 public enum SQLFlavor: Sendable { case sqlite, postgres }
 
+/// BEGIN, the body, COMMIT; ROLLBACK if anything throws. Transaction control runs in a task of its own,
+/// so it runs even when the calling task was cancelled mid-transaction (as a progress reporter is when
+/// its render ends); otherwise the ROLLBACK would be skipped and the connection left inside a
+/// transaction for good.
+func runTransaction<R: Sendable>(
+    on db: any SQLDatabase, begin: String, _ body: @Sendable (any SQLDatabase) async throws -> R
+) async throws -> R {
+    func control(_ statement: String) async throws {
+        try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+    }
+    try await control(begin)
+    do {
+        let result = try await body(db)
+        try await control("COMMIT")
+        return result
+    } catch {
+        try? await control("ROLLBACK")
+        throw error
+    }
+}
+
 /// SQLite in WAL mode: one writer connection (transactions take it in turn through a mutex, and
 /// `BEGIN IMMEDIATE` makes other processes such as `seedgate keys create` wait on the busy timeout
 /// instead of failing), and a few reader connections that never block the writer.
@@ -68,24 +89,8 @@ public final class SQLiteProvider: DatabaseProvider {
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let db = writer.sql()
-        return try await writeLock.withLock {
-            try await Self.finish("BEGIN IMMEDIATE", on: db)
-            do {
-                let result = try await body(db)
-                try await Self.finish("COMMIT", on: db)
-                return result
-            } catch {
-                try? await Self.finish("ROLLBACK", on: db)
-                throw error
-            }
-        }
-    }
-
-    /// Runs a transaction-control statement in a task of its own, so it runs even when the calling task
-    /// was cancelled mid-transaction (as a progress reporter is when its render ends). Otherwise the
-    /// ROLLBACK would be skipped and the connection left inside a transaction for good.
-    private static func finish(_ statement: String, on db: any SQLDatabase) async throws {
-        try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+        // IMMEDIATE takes the write lock at once, so other processes wait on the busy timeout.
+        return try await writeLock.withLock { try await runTransaction(on: db, begin: "BEGIN IMMEDIATE", body) }
     }
 
     /// Closes every connection and the thread pool. Runs to the end even when the calling task is

@@ -37,21 +37,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
-        let db = connection.sql()
-        try await Self.run("BEGIN", on: db)
-        do {
-            let result = try await body(db)
-            try await Self.run("COMMIT", on: db)
-            return result
-        } catch {
-            try? await Self.run("ROLLBACK", on: db)
-            throw error
-        }
-    }
-
-    /// Transaction control runs in a task of its own so a cancelled caller still commits or rolls back.
-    private static func run(_ statement: String, on db: any SQLDatabase) async throws {
-        try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+        return try await runTransaction(on: connection.sql(), begin: "BEGIN", body)
     }
 
     public func close() async {
