@@ -242,7 +242,7 @@ struct Credits: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add credits (negative to remove, never below what is held: credits add KEY_ID -- -500)."
+            abstract: "Add credits (negative to remove, never below what is held: credits add --note NOTE KEY_ID -- -500)."
         )
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (key_...).") var keyID: String
