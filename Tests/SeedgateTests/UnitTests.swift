@@ -278,3 +278,22 @@ struct StoreCopierTests {
         await target.close()
     }
 }
+
+@Suite("rate limiter (real SQLite and PostgreSQL)")
+struct RateLimiterTests {
+    @Test("counts are per minute, in memory, and shared through the store between replicas", arguments: Backend.all)
+    func sharedThroughStore(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let a = RateLimiter(store: store), b = RateLimiter(store: store)
+        let now = Date(timeIntervalSince1970: 1_800_000_010)
+        for _ in 0..<3 { #expect(a.hit(keyID: "k", rpm: 4, now: now) == nil) }
+        try await a.flush()
+        // B has not heard of A's three yet: one of its own is allowed, and its flush brings the total to 4.
+        #expect(b.hit(keyID: "k", rpm: 4, now: now) == nil)
+        try await b.flush()
+        #expect(b.hit(keyID: "k", rpm: 4, now: now) == 50, "the fifth request in the window waits for the next one")
+        #expect(a.hit(keyID: "other", rpm: 4, now: now) == nil, "keys are counted apart")
+        #expect(b.hit(keyID: "k", rpm: 4, now: now.addingTimeInterval(60)) == nil, "a new minute starts a new count")
+        await store.provider.close()
+    }
+}

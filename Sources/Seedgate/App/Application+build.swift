@@ -52,8 +52,10 @@ public func buildApplication(
     let engine = LocalVideoEngine(
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), blobs: blobs, scratchDirectory: "\(config.dataDirectory)/tmp"
     )
+    let rateLimiter = RateLimiter(store: store)
     let router = buildRouter(
-        store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs, limits: config.defaultLimits
+        store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs,
+        limits: config.defaultLimits, rateLimiter: rateLimiter
     )
     let resources = ResourceService {
         try? await httpClient.shutdown()
@@ -81,7 +83,7 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
-        services: config.runWorkers ? [resources, worker, videoWorker, webhooks, sweeper] : [resources],
+        services: [resources, RateLimitFlusher(limiter: rateLimiter, logger: logger)] + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper] : []),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
         logger: logger
     )
@@ -89,7 +91,7 @@ public func buildApplication(
 
 func buildRouter(
     store: Store, assets: AssetService, generation: GenerationService, links: ResultLinks, signer: URLSigner, blobs: any BlobStore,
-    limits: Limits
+    limits: Limits, rateLimiter: RateLimiter
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.get("health") { _, _ in "ok" }
@@ -97,7 +99,7 @@ func buildRouter(
     // apimart (seeds 000, 002)
     let apimart = router.group("v1")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart))
-        .add(middleware: AuthMiddleware(store: store, limits: limits))
+        .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
     ApimartAssetRoutes(assets: assets).register(on: apimart)
     ApimartGenerationRoutes(generation: generation, assets: assets, results: links, store: store, limits: limits).register(on: apimart)
@@ -105,14 +107,14 @@ func buildRouter(
     // toapis (seed 001)
     let toapis = router.group("v1/videos/doubao-seedance-2-0/private-avatar")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .toapis))
-        .add(middleware: AuthMiddleware(store: store, limits: limits))
+        .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
     ToapisRoutes(assets: assets).register(on: toapis)
 
     // crun (seeds 003, 004)
     let crun = router.group("api/v1/client/job")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .crun))
-        .add(middleware: AuthMiddleware(store: store, limits: limits))
+        .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
     CrunRoutes(assets: assets).register(on: crun)
 

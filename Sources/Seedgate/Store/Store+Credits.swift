@@ -134,20 +134,15 @@ extension Store {
         }
     }
 
-    /// Counts a request against the key's per-minute window. Returns nil when allowed, or the seconds
-    /// until the window ends when the key is over its limit. Kept in the store so that several servers
-    /// sharing one database share one count.
-    public func hitRateLimit(keyID: String, rpm: Int, now: Date = Date()) async throws -> Int? {
-        let millis = Clock.millis(now)
-        let window = millis / 60_000 * 60_000
-        let hits = try await provider.transaction { db in
+    /// Adds `hits` to a key's count for a one-minute window and returns the window's total, which every
+    /// server sharing the database adds to.
+    public func addRateHits(keyID: String, window: Int64, hits: Int) async throws -> Int {
+        try await provider.transaction { db in
             try await db.raw("""
-                INSERT INTO rate_windows (key_id, window_start, hits) VALUES (\(bind: keyID), \(bind: window), 1)
-                ON CONFLICT (key_id, window_start) DO UPDATE SET hits = rate_windows.hits + 1 RETURNING hits
-                """).first()?.decode(column: "hits", as: Int.self) ?? 1
+                INSERT INTO rate_windows (key_id, window_start, hits) VALUES (\(bind: keyID), \(bind: window), \(bind: hits))
+                ON CONFLICT (key_id, window_start) DO UPDATE SET hits = rate_windows.hits + \(bind: hits) RETURNING hits
+                """).first()?.decode(column: "hits", as: Int.self) ?? hits
         }
-        guard hits > rpm else { return nil }
-        return Int(max(1, (window + 60_000 - millis + 999) / 1000))
     }
 
     public func pruneRateWindows(before: Date) async throws {

@@ -8,6 +8,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: Store
     let limits: Limits
+    let rateLimiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let secret = Self.secret(from: request.headers), !secret.isEmpty,
@@ -15,7 +16,7 @@ struct AuthMiddleware: RouterMiddleware {
         else {
             throw SeedgateError.unauthorized
         }
-        if let retryAfter = try await store.hitRateLimit(keyID: key.id, rpm: key.limits(limits).rpm) {
+        if let retryAfter = rateLimiter.hit(keyID: key.id, rpm: key.limits(limits).rpm) {
             throw SeedgateError(.rateLimited, code: "rate_limited",
                                 message: "this key is limited to \(key.limits(limits).rpm) requests per minute; retry in \(retryAfter) s",
                                 retryAfter: retryAfter)

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Per-key requests-per-minute limits, counted in memory and added to the store's shared count every
+/// quarter second. A request costs no database write; replicas see each other's counts at the next
+/// flush, so together they may admit a quarter second's worth of requests over the limit.
+public final class RateLimiter: Sendable {
+    struct Count {
+        var window: Int64
+        /// The store's count for the window at the last flush (every replica's requests).
+        var shared: Int
+        /// This process's requests not yet added to the store.
+        var pending: Int
+        /// Requests being added by a flush right now: still counted until the store's total includes them.
+        var flushing = 0
+
+        var total: Int { shared + flushing + pending }
+    }
+
+    private let counts = Mutex<[String: Count]>([:])
+    let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// Counts one request; nil when it is allowed, else the seconds until the window ends.
+    public func hit(keyID: String, rpm: Int, now: Date = Date()) -> Int? {
+        let millis = Clock.millis(now)
+        let window = millis / 60_000 * 60_000
+        let total = counts.withLock { counts -> Int in
+            var count = counts[keyID] ?? Count(window: window, shared: 0, pending: 0)
+            if count.window != window { count = Count(window: window, shared: 0, pending: 0) }
+            count.pending += 1
+            counts[keyID] = count
+            return count.total
+        }
+        guard total > rpm else { return nil }
+        return Int(max(1, (window + 60_000 - millis + 999) / 1000))
+    }
+
+    /// Adds the pending counts to the store and learns the other replicas' counts.
+    public func flush() async throws {
+        let batch: [(key: String, window: Int64, hits: Int)] = counts.withLock { counts in
+            var batch: [(String, Int64, Int)] = []
+            for (key, count) in counts where count.pending > 0 {
+                batch.append((key, count.window, count.pending))
+                counts[key]?.flushing += count.pending
+                counts[key]?.pending = 0
+            }
+            // Forget keys idle for a window.
+            let current = Clock.millis() / 60_000 * 60_000
+            counts = counts.filter { $0.value.window >= current - 60_000 }
+            return batch
+        }
+        for entry in batch {
+            do {
+                let shared = try await store.addRateHits(keyID: entry.key, window: entry.window, hits: entry.hits)
+                counts.withLock { counts in
+                    guard counts[entry.key]?.window == entry.window else { return }
+                    counts[entry.key]?.shared = shared
+                    counts[entry.key]?.flushing -= entry.hits
+                }
+            } catch {
+                counts.withLock { counts in
+                    guard counts[entry.key]?.window == entry.window else { return }
+                    counts[entry.key]?.flushing -= entry.hits
+                    counts[entry.key]?.pending += entry.hits
+                }
+                throw error
+            }
+        }
+    }
+}
+
+/// Flushes the rate limiter's counts to the store four times a second, and once more at shutdown.
+struct RateLimitFlusher: Service {
+    let limiter: RateLimiter
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do { try await limiter.flush() } catch { logger.warning("rate-limit flush failed", metadata: ["error": "\(error)"]) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        try? await limiter.flush()
+    }
+}
