@@ -160,8 +160,7 @@ struct Keys: AsyncParsableCommand {
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, trimmed.count <= 64 else { throw ValidationError("--name must be 1 to 64 characters") }
             guard credits >= 0 else { throw ValidationError("--credits must not be negative") }
-            if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
-            if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
+            do { try Limits.check(rpm: rpm, maxInFlight: maxInFlight) } catch { throw ValidationError(error.message) }
             let created = try await store.withStore { try await $0.createKey(name: trimmed, credits: credits, rpm: rpm, maxInFlight: maxInFlight) }
             if json {
                 print(JSONOut.obj([
@@ -187,8 +186,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             guard rpm != nil || maxInFlight != nil else { throw ValidationError("give --rpm and/or --max-in-flight") }
-            if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
-            if let maxInFlight, maxInFlight < 1 { throw ValidationError("--max-in-flight must be at least 1") }
+            do { try Limits.check(rpm: rpm, maxInFlight: maxInFlight) } catch { throw ValidationError(error.message) }
             let found = try await store.withStore { try await $0.setLimits(keyID: id, rpm: rpm, maxInFlight: maxInFlight) }
             guard found else { throw ValidationError("no key with id '\(id)'") }
             print("Updated key \(id).")

@@ -169,3 +169,52 @@ extension CommandLineTests {
         #expect(done.assets.filter { $0.status == .failed }.count == 3)
     }
 }
+
+extension CommandLineTests {
+    @Test("keys create --json, keys set, rotate-webhook-secret, credits add and show: the operator's commands for credits and limits")
+    func creditsAndLimitsCommands() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let created = try await Self.run(["keys", "create", "--data-dir", directory, "--name", "ops", "--credits", "500", "--rpm", "7", "--max-in-flight", "2", "--json"])
+        #expect(created.status == 0)
+        let json = J(value: try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)))
+        let id = try #require(json["id"].string)
+        let secret = try #require(json["key"].string)
+        let webhookSecret = try #require(json["webhook_secret"].string)
+        #expect(secret.hasPrefix("sk-sg-") && webhookSecret.hasPrefix("whsec_") && json["credits"].int == 500 && json["rpm"].int == 7)
+
+        #expect(try await Self.run(["keys", "set", id, "--data-dir", directory, "--rpm", "9"]).status == 0)
+        #expect(try await Self.run(["keys", "set", id, "--data-dir", directory, "--rpm", "0"]).status != 0)
+        let rotated = try await Self.run(["keys", "rotate-webhook-secret", id, "--data-dir", directory])
+        let newSecret = rotated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newSecret.hasPrefix("whsec_") && newSecret != webhookSecret)
+
+        #expect(try await Self.run(["credits", "add", id, "250", "--data-dir", directory, "--note", "top-up"]).status == 0)
+        #expect(try await Self.run(["credits", "add", "--data-dir", directory, id, "--", "-1000"]).status != 0, "never below zero")
+        let shown = try await Self.run(["credits", "show", id, "--data-dir", directory])
+        #expect(shown.stdout.contains("balance 750, held 0, available 750"))
+        #expect(shown.stdout.contains("\tcredit\t250\t0\t\ttop-up"))
+
+        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let store = Store(provider: provider)
+        let key = try #require(try await store.authenticate(secret: secret))
+        #expect(key.rpm == 9 && key.maxInFlight == 2)
+        #expect(try await store.webhookSecret(keyID: id) == newSecret)
+        await provider.close()
+    }
+}
+
+@Suite("API-only replicas")
+struct NoWorkersTests {
+    @Test("--no-workers answers requests but leaves the work to other replicas")
+    func apiOnly() async throws {
+        try await withGateway(configure: { $0.runWorkers = false }) { gw in
+            let key = try await gw.newKey()
+            let reply = try await gw.post("/v1/seedance2/private-avatar", key: key, #"{"group": {"name": "g"}, "url": "\#(gw.url("good.png"))"}"#)
+            #expect(reply.status == 200)
+            let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await gw.get("/v1/tasks/\(try #require(reply.body["data"]["id"].string))", key: key).body["data"]["status"].string == "processing")
+            #expect(try await gw.get("/v1/tasks/\(id)", key: key).body["data"]["status"].string == "pending")
+        }
+    }
+}

@@ -120,4 +120,10 @@ public struct Limits: Sendable, Equatable {
     }
 
     public static let defaults = Limits(rpm: 600, maxInFlight: 20)
+
+    /// A limit a key is given must allow at least one request and one task; nil means "keep as it is".
+    public static func check(rpm: Int?, maxInFlight: Int?) throws(SeedgateError) {
+        if let rpm, rpm < 1 { throw .invalid("rpm", "must be at least 1") }
+        if let maxInFlight, maxInFlight < 1 { throw .invalid("max_in_flight", "must be at least 1") }
+    }
 }

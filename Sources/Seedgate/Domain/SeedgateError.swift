@@ -13,7 +13,6 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case conflict
         case payloadTooLarge
         case rateLimited
-        case unavailable
         case internalError
     }
 
@@ -45,7 +44,6 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
-        case .unavailable: .serviceUnavailable
         case .internalError: .internalServerError
         }
     }
