@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Configuration
 import Foundation
 import Hummingbird
@@ -10,7 +11,7 @@ struct SeedgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seedgate",
         abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
-        subcommands: [Serve.self, Keys.self, Credits.self, Migrate.self],
+        subcommands: [Serve.self, Keys.self, Credits.self, Channels.self, Migrate.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -72,6 +73,10 @@ struct Serve: AsyncParsableCommand {
     var workers = true
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
     var prices: String?
+    @Option(help: "A JSON file of upstream channels (Ark accounts) (env SEEDGATE_CHANNELS; default: the local engine serves everything).")
+    var channels: String?
+    @Flag(inversion: .prefixedNo, help: "Give upstream a callback URL on our public URL (env SEEDGATE_UPSTREAM_CALLBACKS; default: on when --public-url is set).")
+    var upstreamCallbacks: Bool?
     @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
     var defaultRpm: Int?
     @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
@@ -87,6 +92,8 @@ struct Serve: AsyncParsableCommand {
         if let resultRetention { config.resultRetention = .seconds(resultRetention) }
         if let renderConcurrency { config.renderConcurrency = renderConcurrency }
         if let prices { config.pricesFile = prices }
+        if let channels { config.channelsFile = channels }
+        if let upstreamCallbacks { config.upstreamCallbacks = upstreamCallbacks }
         if !workers { config.runWorkers = false }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
@@ -276,6 +283,30 @@ struct Credits: AsyncParsableCommand {
             for entry in entries {
                 print("\(entry.createdAt.formatted(.iso8601))\t\(entry.kind)\t\(entry.balanceDelta)\t\(entry.heldDelta)\t\(entry.ref ?? "")\t\(entry.note ?? "")")
             }
+        }
+    }
+}
+
+struct Channels: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Upstream channels.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Test each channel's credentials: its task API key and, when set, its asset library key pair.",
+            discussion: "Prints one line per channel; exits with status 1 when any channel fails."
+        )
+        @Option(help: "The channels file (env SEEDGATE_CHANNELS).") var channels: String?
+
+        func run() async throws {
+            var config = SeedgateConfiguration()
+            config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
+            guard let file = channels ?? config.channelsFile else { throw ValidationError("give the channels file with --channels or SEEDGATE_CHANNELS") }
+            let list = try ChannelsFile.load(path: file)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            let results = await ChannelCheck.run(list, http: http, timeout: config.upstream.requestTimeout)
+            try? await http.shutdown()
+            for result in results { print(result.line) }
+            if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
         }
     }
 }

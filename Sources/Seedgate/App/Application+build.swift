@@ -46,7 +46,21 @@ public func buildApplication(
 
     let blobs = try LocalBlobStore(root: "\(config.dataDirectory)/blobs")
     let videoSignal = WorkSignal()
-    let generation = GenerationService(store: store, urlGuard: urlGuard, signal: videoSignal, prices: prices, limits: config.defaultLimits)
+    let pollSignal = WorkSignal()
+    let channels = try config.channelsFile.map { try ChannelsFile.load(path: $0) } ?? []
+    let callbackBase = CallbackBase(config.publicURL.map { _ in config.effectivePublicURL })
+    var upstream = config.upstream
+    upstream.callbacks = config.upstreamCallbacks ?? (config.publicURL != nil)
+    // An upstream asset review must end well inside the review lease, or another worker would take it up.
+    upstream.assetReviewLimit = min(upstream.assetReviewLimit, config.workLease * 5 - .seconds(1))
+    let relay = channels.isEmpty ? nil : ArkRelay(
+        router: ChannelRouter(channels: channels), http: httpClient, store: store, blobs: blobs,
+        fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), scratchDirectory: "\(config.dataDirectory)/tmp",
+        prices: prices, settings: upstream, callbackBase: callbackBase, logger: logger
+    )
+    let generation = GenerationService(
+        store: store, urlGuard: urlGuard, signal: videoSignal, prices: prices, limits: config.defaultLimits, relay: relay
+    )
     let signer = URLSigner(secret: try await URLSigner.loadSecret(from: store), baseURL: config.effectivePublicURL)
     let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
     let engine = LocalVideoEngine(
@@ -57,16 +71,21 @@ public func buildApplication(
         store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs,
         limits: config.defaultLimits, rateLimiter: rateLimiter
     )
+    if relay != nil { UpstreamCallbackRoutes(store: store, signal: pollSignal).register(on: router) }
     let resources = ResourceService {
         try? await httpClient.shutdown()
         await provider.close()
         if let lock { DataDirectory.unlock(lock) }
     }
     let worker = ReviewWorker(
-        store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.workLease * 5
+        store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.workLease * 5,
+        relay: relay
     )
+    // Submissions upstream are quick; a few more loops keep one slow channel from holding up the rest.
+    let submitters = relay.map { $0.router.isLocalOnly ? 0 : 3 } ?? 0
     let videoWorker = VideoWorker(
-        store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency, logger: logger, prices: prices, lease: config.workLease
+        store: store, engine: engine, signal: videoSignal, concurrency: config.renderConcurrency + submitters, logger: logger, prices: prices,
+        lease: config.workLease, relay: relay
     )
     let webhooks = WebhookWorker(
         store: store, client: httpClient, urlGuard: urlGuard, delays: config.webhookRetryDelays, logger: logger, lease: config.workLease
@@ -83,8 +102,17 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Seedgate"),
-        services: [resources, RateLimitFlusher(limiter: rateLimiter, logger: logger)] + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper] : []),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port, store) },
+        services: [resources, RateLimitFlusher(limiter: rateLimiter, logger: logger)]
+            + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper] : [])
+            + (config.runWorkers ? relay.map { [UpstreamPoller(relay: $0, store: store, signal: pollSignal, logger: logger)] } ?? [] : []),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.port
+            if callbackBase.url == nil {
+                let host = ["0.0.0.0", "::", ""].contains(config.host) ? "127.0.0.1" : config.host
+                callbackBase.set("http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            }
+            await onServerRunning(port, store)
+        },
         logger: logger
     )
 }

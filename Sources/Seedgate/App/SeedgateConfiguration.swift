@@ -36,6 +36,12 @@ public struct SeedgateConfiguration: Sendable {
     /// over when its lease runs out; reviews get five times this (they are not renewed as they run).
     public var workLease: Duration = .seconds(60)
     /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
+    /// The channels file (`--channels`); nil sends everything to the local engine.
+    public var channelsFile: String?
+    /// Whether upstream gets a `callback_url`; nil means yes when a public URL is set (upstream must reach it).
+    public var upstreamCallbacks: Bool?
+    /// Pacing and limits of upstream work.
+    public var upstream = UpstreamSettings()
     public var webhookRetryDelays: [Duration] = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200].map { .seconds($0) }
 
     public init() {}
@@ -73,6 +79,11 @@ public struct SeedgateConfiguration: Sendable {
         if let seconds = reader.int(forKey: "seedgate.work.lease") { workLease = .seconds(seconds) }
         defaultLimits.rpm = reader.int(forKey: "seedgate.default.rpm") ?? defaultLimits.rpm
         defaultLimits.maxInFlight = reader.int(forKey: "seedgate.default.max.in.flight") ?? defaultLimits.maxInFlight
+        channelsFile = reader.string(forKey: "seedgate.channels") ?? channelsFile
+        upstreamCallbacks = reader.bool(forKey: "seedgate.upstream.callbacks") ?? upstreamCallbacks
+        if let seconds = reader.int(forKey: "seedgate.upstream.deadline") { upstream.deadline = .seconds(seconds) }
+        if let seconds = reader.double(forKey: "seedgate.upstream.poll.interval") { upstream.pollInterval = .milliseconds(Int(seconds * 1000)) }
+        if let seconds = reader.int(forKey: "seedgate.upstream.timeout") { upstream.requestTimeout = .seconds(seconds) }
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
         }
@@ -97,6 +108,9 @@ public struct SeedgateConfiguration: Sendable {
         guard resultLinkTTL >= .seconds(60) else { throw ConfigurationError("result link TTL (--result-ttl / SEEDGATE_RESULT_TTL) must be at least 60 seconds") }
         guard resultRetention >= resultLinkTTL else {
             throw ConfigurationError("result retention (--result-retention / SEEDGATE_RESULT_RETENTION) must be at least the link TTL")
+        }
+        guard upstream.deadline >= .seconds(1), upstream.pollInterval >= .milliseconds(50), upstream.requestTimeout >= .seconds(1) else {
+            throw ConfigurationError("upstream settings (SEEDGATE_UPSTREAM_DEADLINE, _POLL_INTERVAL, _TIMEOUT) must be positive")
         }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {

@@ -9,8 +9,13 @@ public struct GenerationService: Sendable {
     let signal: WorkSignal
     let prices: PriceTable
     let limits: Limits
+    /// Upstream channels; nil when the local engine serves everything.
+    let relay: ArkRelay?
 
-    public init(store: Store, urlGuard: URLGuard, signal: WorkSignal, prices: PriceTable = .defaults, limits: Limits = .defaults) {
+    public init(
+        store: Store, urlGuard: URLGuard, signal: WorkSignal, prices: PriceTable = .defaults, limits: Limits = .defaults, relay: ArkRelay? = nil
+    ) {
+        self.relay = relay
         self.store = store
         self.urlGuard = urlGuard
         self.signal = signal
@@ -23,6 +28,7 @@ public struct GenerationService: Sendable {
     public func submit(key: APIKey, body: Data, idempotencyKey: String?) async throws -> (task: VideoTask, replayed: Bool) {
         let request = try GenerationRules.parse(try JSONFields.parse(body), urlGuard: urlGuard)
         try await checkAssets(request, key: key)
+        try await relay?.check(request)
         var claim: IdempotencyClaim?
         if let idempotencyKey {
             guard !idempotencyKey.isEmpty, idempotencyKey.count <= Self.maxIdempotencyKeyLength else {
@@ -78,6 +84,8 @@ public struct GenerationService: Sendable {
     }
 
     public func cancel(key: APIKey, id: String) async throws -> VideoTask {
+        // A task queued upstream is cancelled there first; one already running there cannot be.
+        if let relay, let task = try await store.videoTask(id: id, keyID: key.id) { try await relay.cancelUpstream(task) }
         guard let outcome = try await store.cancelVideoTask(id: id, keyID: key.id) else { throw SeedgateError.notFound("task", id) }
         guard outcome.cancelled else {
             throw SeedgateError(.conflict, code: "task_not_cancellable",

@@ -14,6 +14,8 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case payloadTooLarge
         case rateLimited
         case internalError
+        /// An upstream that must answer could not be reached (503).
+        case serviceUnavailable
     }
 
     public var kind: Kind
@@ -45,6 +47,7 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
+        case .serviceUnavailable: .serviceUnavailable
         }
     }
 }

@@ -95,4 +95,21 @@ public struct VideoTask: Sendable, Equatable {
     public var createdAt: Date
     public var startedAt: Date?
     public var completedAt: Date?
+    /// Where the task runs when an upstream account runs it.
+    public var upstream: UpstreamRef? = nil
+    /// Output tokens the upstream reported (what it bills).
+    public var usageTokens: Int64? = nil
+}
+
+/// A task's place on an upstream channel.
+public struct UpstreamRef: Sendable, Equatable {
+    public var channel: String
+    /// The upstream task id; nil while the submission is in flight.
+    public var id: String?
+    /// `submitting`, then Ark's own status (`queued`, `running`, ...).
+    public var status: String?
+    public var polls: Int
+    /// Milliseconds since 1970, as stored (compared exactly when a poll is rescheduled).
+    public var nextPollAt: Int64?
+    public var deadlineAt: Int64?
 }

@@ -147,6 +147,40 @@ enum Migrations {
         [
             "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],
+        // 5: upstream channels: which account runs a task, and per-channel bindings of groups and assets
+        [
+            "ALTER TABLE tasks ADD COLUMN channel TEXT",
+            // The channel a group's assets live on, so assets used together are on one account.
+            "ALTER TABLE asset_groups ADD COLUMN channel TEXT",
+            "ALTER TABLE tasks ADD COLUMN upstream_id TEXT",
+            "ALTER TABLE tasks ADD COLUMN upstream_status TEXT",
+            "ALTER TABLE tasks ADD COLUMN next_poll_at BIGINT",
+            "ALTER TABLE tasks ADD COLUMN polls INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tasks ADD COLUMN deadline_at BIGINT",
+            "ALTER TABLE tasks ADD COLUMN usage_tokens BIGINT",
+            "ALTER TABLE tasks ADD COLUMN callback_token TEXT",
+            "CREATE INDEX tasks_upstream_polls ON tasks(status, next_poll_at) WHERE upstream_id IS NOT NULL",
+            """
+            CREATE TABLE channel_groups (
+                group_id TEXT NOT NULL REFERENCES asset_groups(id),
+                channel TEXT NOT NULL,
+                upstream_group_id TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (group_id, channel)
+            )
+            """,
+            """
+            CREATE TABLE channel_assets (
+                asset_id TEXT NOT NULL REFERENCES assets(id),
+                channel TEXT NOT NULL,
+                upstream_asset_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (asset_id, channel)
+            )
+            """,
+        ],
     ]
 
     static func apply(on provider: any DatabaseProvider) async throws {

@@ -86,7 +86,15 @@ extension Store {
     public func videoTasks(keyID: String, status: VideoStatus?, limit: Int, before cursor: String?) async throws -> TaskPage {
         try await provider.read { db in
             var query = SQLQueryString("SELECT * FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video'")
-            if let status { query.appendInterpolation(unsafeRaw: " AND status = "); query.appendInterpolation(bind: status.rawValue) }
+            switch status {
+            case .pending?:
+                query.appendInterpolation(unsafeRaw: " AND (status = 'pending' OR (status = 'processing' AND upstream_status IN ('queued', 'submitting')))")
+            case .processing?:
+                query.appendInterpolation(unsafeRaw: " AND status = 'processing' AND (upstream_status IS NULL OR upstream_status NOT IN ('queued', 'submitting'))")
+            case let status?:
+                query.appendInterpolation(unsafeRaw: " AND status = "); query.appendInterpolation(bind: status.rawValue)
+            case nil: break
+            }
             if let cursor { query.appendInterpolation(unsafeRaw: " AND id < "); query.appendInterpolation(bind: cursor) }
             query.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(limit + 1)")
             let tasks = try await db.raw(query).all().map(Self.videoTask(from:))
@@ -105,7 +113,8 @@ extension Store {
                     attempts = attempts + 1, started_at = COALESCE(started_at, \(bind: now)), progress = CASE WHEN progress < 1 THEN 1 ELSE progress END
                 WHERE id = (
                     SELECT id FROM tasks
-                    WHERE kind = 'video' AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
+                    WHERE kind = 'video' AND upstream_id IS NULL
+                      AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
                     ORDER BY created_at LIMIT 1\(unsafeRaw: skipLocked)
                 )
                 RETURNING *
@@ -128,7 +137,10 @@ extension Store {
     /// Finishes a task, once: only the worker holding it, only while it is still processing. In the same
     /// transaction a success is charged `cost` (the rest of the hold is released), a failure releases the
     /// whole hold, and the webhook, if any, is queued.
-    public func finishVideoTask(taskID: String, owner: String, outcome: Result<VideoResult, Failure>, cost: Int64 = 0) async throws -> Bool {
+    /// A failure is recorded as `failed`, or as `cancelled` when `cancelled` is set (an upstream cancelled it).
+    public func finishVideoTask(
+        taskID: String, owner: String, outcome: Result<VideoResult, Failure>, cost: Int64 = 0, usageTokens: Int64? = nil, cancelled: Bool = false
+    ) async throws -> Bool {
         let now = Clock.millis()
         return try await provider.transaction { db in
             let rows: [any SQLRow]
@@ -137,12 +149,13 @@ extension Store {
                 let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
                 rows = try await db.raw("""
                     UPDATE tasks SET status = 'completed', progress = 100, result = \(bind: json), completed_at = \(bind: now),
-                        lease_owner = NULL, lease_until = NULL, cost = \(bind: cost)
+                        lease_owner = NULL, lease_until = NULL, cost = \(bind: cost), usage_tokens = \(bind: usageTokens),
+                        upstream_status = CASE WHEN upstream_id IS NULL THEN upstream_status ELSE 'succeeded' END
                     WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, hold
                     """).all()
             case .failure(let failure):
                 rows = try await db.raw("""
-                    UPDATE tasks SET status = 'failed', progress = 100, error_code = \(bind: failure.code), error_message = \(bind: failure.message),
+                    UPDATE tasks SET status = \(bind: cancelled ? "cancelled" : "failed"), progress = 100, error_code = \(bind: failure.code), error_message = \(bind: failure.message),
                         completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL
                     WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) RETURNING id, key_id, hold
                     """).all()
@@ -211,7 +224,19 @@ extension Store {
         let resultJSON = try row.decode(column: "result", as: String?.self)
         let purged = try row.decode(column: "purged_at", as: Int64?.self) != nil
         let code = try row.decode(column: "error_code", as: String?.self)
-        let status = VideoStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending
+        var status = VideoStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .pending
+        let upstream = try row.decode(column: "channel", as: String?.self).map { channel in
+            UpstreamRef(
+                channel: channel,
+                id: try row.decode(column: "upstream_id", as: String?.self),
+                status: try row.decode(column: "upstream_status", as: String?.self),
+                polls: try row.decode(column: "polls", as: Int.self),
+                nextPollAt: try row.decode(column: "next_poll_at", as: Int64?.self),
+                deadlineAt: try row.decode(column: "deadline_at", as: Int64?.self)
+            )
+        }
+        // A task waiting in an upstream queue is still pending to the client (upstream.md: queued -> pending).
+        if status == .processing, let upstream, upstream.status == "queued" || upstream.status == "submitting" { status = .pending }
         return VideoTask(
             id: try row.decode(column: "id", as: String.self),
             keyID: try row.decode(column: "key_id", as: String.self),
@@ -225,7 +250,9 @@ extension Store {
             cost: try row.decode(column: "cost", as: Int64?.self),
             createdAt: Clock.date(try row.decode(column: "created_at", as: Int64.self)),
             startedAt: try row.decode(column: "started_at", as: Int64?.self).map(Clock.date),
-            completedAt: try row.decode(column: "completed_at", as: Int64?.self).map(Clock.date)
+            completedAt: try row.decode(column: "completed_at", as: Int64?.self).map(Clock.date),
+            upstream: upstream,
+            usageTokens: try row.decode(column: "usage_tokens", as: Int64?.self)
         )
     }
 }

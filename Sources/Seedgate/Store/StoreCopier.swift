@@ -5,7 +5,10 @@ import SQLKit
 /// the target, in an order that satisfies the foreign keys. The target must be empty.
 public enum StoreCopier {
     /// Tables in dependency order; rate windows are transient and not copied.
-    static let tables = ["api_keys", "asset_groups", "tasks", "assets", "idempotency_keys", "ledger", "webhook_deliveries", "settings"]
+    static let tables = [
+        "api_keys", "asset_groups", "tasks", "assets", "idempotency_keys", "ledger", "webhook_deliveries", "settings",
+        "channel_groups", "channel_assets",
+    ]
 
     public struct Report: Sendable, Equatable {
         public var rows: [String: Int]

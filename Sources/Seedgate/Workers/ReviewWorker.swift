@@ -13,8 +13,14 @@ public struct ReviewWorker: Service {
     let logger: Logger
     let owner = "review-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
     let lease: Duration
+    /// Upstream asset libraries; when set, an asset that passes the local checks is reviewed upstream too.
+    let relay: ArkRelay?
 
-    public init(store: Store, reviewer: LocalReviewer, signal: WorkSignal, concurrency: Int, logger: Logger, lease: Duration = .seconds(300)) {
+    public init(
+        store: Store, reviewer: LocalReviewer, signal: WorkSignal, concurrency: Int, logger: Logger, lease: Duration = .seconds(300),
+        relay: ArkRelay? = nil
+    ) {
+        self.relay = relay
         self.lease = lease
         self.store = store
         self.reviewer = reviewer
@@ -34,7 +40,11 @@ public struct ReviewWorker: Service {
     /// Reviews one claimed asset and records the outcome.
     func reviewOne(_ asset: Asset) async throws {
         let started = ContinuousClock.now
-        let outcome = await reviewer.review(url: asset.sourceURL, declared: asset.type)
+        var outcome = await reviewer.review(url: asset.sourceURL, declared: asset.type)
+        // The local checks come first, so a bad file never costs an upstream call.
+        if case .success = outcome, let relay, relay.reviewsAssetsUpstream {
+            if case .failure(let failure) = await relay.bind(asset) { outcome = .failure(failure) }
+        }
         let recorded = try await store.finishReview(assetID: asset.id, owner: owner, outcome: outcome)
         var metadata: Logger.Metadata = ["asset": "\(asset.id)", "took": "\(ContinuousClock.now - started)"]
         switch outcome {

@@ -14,12 +14,15 @@ public struct VideoWorker: Service {
     let prices: PriceTable
     let owner = "video-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
     let lease: Duration
+    /// Upstream channels; nil when the local engine serves everything.
+    let relay: ArkRelay?
     static let maxAttempts = 3
 
     public init(
         store: Store, engine: LocalVideoEngine, signal: WorkSignal, concurrency: Int, logger: Logger,
-        prices: PriceTable = .defaults, lease: Duration = .seconds(60)
+        prices: PriceTable = .defaults, lease: Duration = .seconds(60), relay: ArkRelay? = nil
     ) {
+        self.relay = relay
         self.lease = lease
         self.prices = prices
         self.store = store
@@ -38,6 +41,7 @@ public struct VideoWorker: Service {
     }
 
     func runOne(_ task: VideoTask) async throws {
+        if let relay, try await !sendUpstream(task, relay: relay) { return }
         let started = ContinuousClock.now
         let outcome: Result<VideoResult, Failure>
         if try await attempts(of: task) > Self.maxAttempts {
@@ -83,6 +87,34 @@ public struct VideoWorker: Service {
             metadata["reason"] = "\(failure.code)"
         }
         logger.info(recorded ? "video task finished" : "video task result discarded (cancelled or taken over)", metadata: metadata)
+    }
+
+    /// Routes a claimed task through the channels. True when the local engine is to render it here;
+    /// false when it went upstream, was put back for later, or ended.
+    private func sendUpstream(_ task: VideoTask, relay: ArkRelay) async throws -> Bool {
+        let attempts = try await attempts(of: task)
+        let submission: ArkRelay.Submission
+        if attempts > ArkRelay.maxSubmitAttempts && task.upstream == nil {
+            submission = .failed(Failure(code: "upstream_unavailable", message: "no upstream channel took the task after \(ArkRelay.maxSubmitAttempts) tries"))
+        } else {
+            submission = try await relay.submit(task, owner: owner)
+        }
+        switch submission {
+        case .local:
+            return true
+        case .submitted(let channel, let upstreamID):
+            logger.info("video task submitted upstream", metadata: ["task": "\(task.id)", "channel": "\(channel)", "upstream": "\(upstreamID)"])
+        case .deferred(let reason, let counts):
+            let wait = counts ? min(60, 2 << min(attempts, 5)) : 2
+            try await store.deferTask(taskID: task.id, owner: owner, until: Date().addingTimeInterval(Double(wait)), refund: !counts)
+            logger.info("video task waits for a channel", metadata: ["task": "\(task.id)", "reason": "\(reason)", "retry_in": "\(wait)s"])
+        case .failed(let failure):
+            _ = try await store.finishVideoTask(taskID: task.id, owner: owner, outcome: .failure(failure))
+            logger.info("video task failed before upstream took it", metadata: ["task": "\(task.id)", "reason": "\(failure.code)"])
+        case .gone:
+            break
+        }
+        return false
     }
 
     private func attempts(of task: VideoTask) async throws -> Int {

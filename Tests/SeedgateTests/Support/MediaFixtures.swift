@@ -21,6 +21,9 @@ enum MediaFixtures {
         "video-6s.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=24", "-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "video-short.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=24", "-t", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
         "video-15fps.mp4": ["-f", "lavfi", "-i", "testsrc=size=854x480:rate=15", "-t", "3", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast"],
+        // What the fake Ark hands back as a finished video: 4 s of 720p with sound.
+        "result.mp4": ["-f", "lavfi", "-i", "testsrc=size=1280x720:rate=24", "-f", "lavfi", "-i", "sine=frequency=330:duration=4", "-t", "4",
+                       "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"],
         "audio.wav": ["-f", "lavfi", "-i", "sine=frequency=440:duration=3"],
         "audio.mp3": ["-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:a", "libmp3lame"],
         "audio-long.wav": ["-f", "lavfi", "-i", "sine=frequency=440:duration=20"],

@@ -101,6 +101,7 @@ extension Apimart {
             "generate_audio": .bool(task.request.generateAudio),
             "return_last_frame": .bool(task.request.returnLastFrame),
             "cost": task.cost.map(JSONOut.int),
+            "usage": task.usageTokens.map { .obj(["completion_tokens": .int($0)]) },
             "webhook": webhook.map(Self.webhook),
         ])
     }

@@ -1,0 +1,99 @@
+import Foundation
+import Synchronization
+
+/// Chooses channels: the lowest priority number that serves the model, weighted random within a
+/// priority, skipping channels at their in-flight limit or cooling down after errors. It also paces
+/// each channel's calls and slows a channel down after a 429.
+public final class ChannelRouter: Sendable {
+    public let channels: [Channel]
+    /// Calls per second to one channel, at most.
+    let callsPerSecond: Double
+
+    private struct Health {
+        var failures = 0
+        var coolUntil: ContinuousClock.Instant?
+        var nextCall: ContinuousClock.Instant?
+    }
+
+    private let health = Mutex<[String: Health]>([:])
+
+    public init(channels: [Channel], callsPerSecond: Double = 20) {
+        self.channels = channels
+        self.callsPerSecond = callsPerSecond
+    }
+
+    /// No channels file: the local engine serves every model.
+    public var isLocalOnly: Bool { channels.allSatisfy { $0.kind == .local } }
+    /// Channels whose asset library reviews assets (the upstream relay runs when there is one).
+    public var assetChannels: [Channel] { channels.filter { $0.kind == .ark && $0.assets != nil } }
+
+    public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
+
+    /// Channels that may take a task for `model`, best first. `eligible` filters further (asset bindings);
+    /// `inFlight` is the count of unfinished tasks per channel.
+    public func candidates(
+        for model: VideoModel, inFlight: [String: Int] = [:], eligible: (Channel) -> Bool = { _ in true }
+    ) -> (ready: [Channel], busy: Bool) {
+        let serving = channels.filter { $0.serves(model) && eligible($0) }
+        let now = ContinuousClock.now
+        let cooling: Set<String> = health.withLock { health in
+            Set(health.compactMap { name, state in (state.coolUntil.map { $0 > now } ?? false) ? name : nil })
+        }
+        let open = serving.filter { !cooling.contains($0.name) && (inFlight[$0.name] ?? 0) < $0.maxInFlight }
+        return (ordered(open), open.isEmpty && !serving.isEmpty)
+    }
+
+    /// Priority order; within a priority, a weighted random order.
+    func ordered(_ channels: [Channel]) -> [Channel] {
+        var result: [Channel] = []
+        for priority in Set(channels.map(\.priority)).sorted() {
+            var pool = channels.filter { $0.priority == priority }
+            while !pool.isEmpty {
+                var ticket = Int.random(in: 0..<pool.reduce(0) { $0 + $1.weight })
+                let index = pool.firstIndex { channel in
+                    ticket -= channel.weight
+                    return ticket < 0
+                } ?? 0
+                result.append(pool.remove(at: index))
+            }
+        }
+        return result
+    }
+
+    /// The channel answered: its error streak ends.
+    public func succeeded(_ channel: String) {
+        health.withLock { $0[channel, default: Health()].failures = 0 }
+    }
+
+    /// The channel failed (no connection, timeout, 5xx) or asked us to slow down (429): it cools down
+    /// for `retryAfter` seconds, or 1, 2, 4 ... up to 60 seconds as errors repeat.
+    public func failed(_ channel: String, retryAfter: Int? = nil) {
+        health.withLock { health in
+            var state = health[channel, default: Health()]
+            state.failures += 1
+            let backoff = retryAfter.map { Double(min(max($0, 1), 300)) } ?? min(60, pow(2, Double(state.failures - 1)))
+            state.coolUntil = .now + .milliseconds(Int(backoff * 1000))
+            health[channel] = state
+        }
+    }
+
+    /// Whether the channel is cooling down now.
+    public func isCooling(_ channel: String) -> Bool {
+        health.withLock { $0[channel]?.coolUntil.map { $0 > .now } ?? false }
+    }
+
+    /// Waits for this channel's next call slot, so one replica never calls a channel faster than
+    /// `callsPerSecond`, and not at all while it cools down.
+    public func pace(_ channel: String) async {
+        let slot: ContinuousClock.Instant = health.withLock { health in
+            var state = health[channel, default: Health()]
+            let now = ContinuousClock.now
+            var slot = max(now, state.nextCall ?? now)
+            if let cool = state.coolUntil, cool > slot { slot = cool }
+            state.nextCall = slot + .milliseconds(Int(1000 / callsPerSecond))
+            health[channel] = state
+            return slot
+        }
+        if slot > .now { try? await Task.sleep(until: slot) }
+    }
+}

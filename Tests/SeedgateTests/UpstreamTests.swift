@@ -1,0 +1,274 @@
+import Foundation
+import HTTPTypes
+import Testing
+@testable import Seedgate
+
+/// Writes a channels file for these fake accounts and returns its path.
+func channelsFile(_ entries: [String]) throws -> String {
+    let path = TestSupport.temporaryDirectory() + "/channels.json"
+    try Data("{\"channels\": [\(entries.joined(separator: ",\n"))]}".utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// A gateway whose channels are these fake Ark accounts. Callbacks on means upstream is told our URL;
+/// polls then come rarely, so only callbacks can finish tasks quickly.
+func withUpstreamGateway<R: Sendable>(
+    _ entries: [String], callbacks: Bool, backend: Backend = .sqlite,
+    configure: @escaping (inout SeedgateConfiguration) -> Void = { _ in },
+    _ body: @Sendable (Gateway) async throws -> R
+) async throws -> R {
+    let file = try channelsFile(entries)
+    return try await withGateway(backend: backend, configure: { config in
+        config.channelsFile = file
+        config.upstreamCallbacks = callbacks
+        config.upstream.pollInterval = callbacks ? .seconds(30) : .milliseconds(200)
+        config.upstream.assetPollInterval = .milliseconds(100)
+        config.upstream.requestTimeout = .seconds(5)
+        configure(&config)
+    }, body)
+}
+
+@Suite("Ark channels: signing, configuration")
+struct UpstreamUnitTests {
+    @Test("the Volcengine signer reproduces the published test vector")
+    func signerVector() {
+        let body = Data(#"{"GroupId":"group-20260328000000-abcde","URL":"https://example.com/image.jpg","AssetType":"Image","ProjectName":"default"}"#.utf8)
+        let signer = VolcengineSigner(accessKey: "AKLTTESTACCESSKEY0000000000", secretKey: "TESTSECRETKEY00000000000000000000", region: "ap-southeast-1")
+        let date = Date(timeIntervalSince1970: 1_774_656_000) // 2026-03-28T00:00:00Z
+        let headers = Dictionary(uniqueKeysWithValues: signer.headers(
+            method: "POST", host: "ark.ap-southeast-1.byteplusapi.com", path: "/",
+            query: [("Version", "2024-01-01"), ("Action", "CreateAsset")], contentType: "application/json", body: body, date: date
+        ))
+        #expect(headers["X-Date"] == "20260328T000000Z")
+        #expect(headers["X-Content-Sha256"] == "b5a2dd4e8b0e2c8ad51f65ab2abffe3969e532308b3a9cf9862cf8e7b71808cb")
+        #expect(headers["Authorization"] == "HMAC-SHA256 Credential=AKLTTESTACCESSKEY0000000000/20260328/ap-southeast-1/ark/request, SignedHeaders=content-type;host;x-content-sha256;x-date, Signature=29dee2fa94d134bfe1686ba080b91a264fb33f4aad7bd7493d994ec1cd341167")
+    }
+
+    @Test("channels files: secrets from the environment, defaults, and every mistake named")
+    func channelsFileParsing() throws {
+        let good = #"{"channels": [{"name": "a", "base_url": "https://ark.example/api/v3/", "api_key_env": "K1", "models": {"doubao-seedance-2.0": "m"}}, {"name": "local", "type": "local"}]}"#
+        let channels = try ChannelsFile.parse(Data(good.utf8), environment: ["K1": "secret"])
+        #expect(channels.count == 2)
+        #expect(channels[0].apiKey == "secret" && channels[0].baseURL == "https://ark.example/api/v3" && channels[0].priority == 1 && channels[0].maxInFlight == 100)
+        #expect(channels[0].assets == nil && channels[1].kind == .local && channels[1].serves(.fastFace))
+        let bad: [(String, String)] = [
+            (#"{"channels": [{"name": "a", "base_url": "https://x", "api_key_env": "MISSING", "models": {"doubao-seedance-2.0": "m"}}]}"#, "MISSING is not set"),
+            (#"{"channels": [{"name": "a", "base_url": "ftp://x", "api_key": "k", "models": {"doubao-seedance-2.0": "m"}}]}"#, "base_url must be an absolute http(s) URL"),
+            (#"{"channels": [{"name": "a", "base_url": "https://x", "api_key": "k", "models": {"seedance-9": "m"}}]}"#, "'seedance-9' is not a model"),
+            (#"{"channels": [{"name": "a", "base_url": "https://x", "api_key": "k", "models": {"doubao-seedance-2.0": "m"}, "priority": "1"}]}"#, "priority must be an integer"),
+            (#"{"channels": [{"name": "a", "base_url": "https://x", "api_key": "k", "models": {"doubao-seedance-2.0": "m"}, "access_key": "AK"}]}"#, "openapi_url is required"),
+            (#"{"channels": [{"name": "a", "type": "local"}, {"name": "a", "type": "local"}]}"#, "is used twice"),
+            (#"{"chanels": []}"#, "\"channels\" array"),
+        ]
+        for (text, message) in bad {
+            #expect(throws: ConfigurationError.self) { try ChannelsFile.parse(Data(text.utf8), environment: [:]) }
+            do { _ = try ChannelsFile.parse(Data(text.utf8), environment: [:]) } catch { #expect("\(error)".contains(message), "\(error)") }
+        }
+    }
+
+    @Test("selection: lowest priority first, weighted within a priority, full and cooling channels skipped")
+    func selection() {
+        func channel(_ name: String, _ priority: Int, _ weight: Int) -> Channel {
+            Channel(name: name, kind: .ark, baseURL: "https://x", apiKey: "k", assets: nil, models: ["doubao-seedance-2.0": "m"],
+                    priority: priority, weight: weight, maxInFlight: 2)
+        }
+        let router = ChannelRouter(channels: [channel("backup", 2, 1), channel("heavy", 1, 3), channel("light", 1, 1)])
+        var firsts: [String: Int] = [:]
+        for _ in 0..<2000 { firsts[router.candidates(for: .standard).ready[0].name, default: 0] += 1 }
+        #expect(firsts["backup"] == nil)
+        #expect((1300...1700).contains(firsts["heavy"] ?? 0), "\(firsts)")
+        #expect(router.candidates(for: .standard).ready.last?.name == "backup")
+        #expect(router.candidates(for: .standard, inFlight: ["heavy": 2, "light": 2]).ready.map(\.name) == ["backup"])
+        router.failed("backup")
+        let none = router.candidates(for: .standard, inFlight: ["heavy": 2, "light": 2])
+        #expect(none.ready.isEmpty && none.busy)
+        #expect(router.candidates(for: .fast).ready.isEmpty && !router.candidates(for: .fast).busy)
+    }
+}
+
+@Suite("Ark channels: relay against fake Ark accounts over loopback")
+struct UpstreamRelayTests {
+    static let prompt = "A red fox runs through fresh snow"
+
+    @Test("assets are reviewed upstream and pinned per group; asset:// generations land on the owning account; callbacks finish tasks", arguments: Backend.all)
+    func assetsPinningAndCallbacks(backend: Backend) async throws {
+        let a = try await FakeArk.start(), b = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a"), b.channel(name: "ark-b")], callbacks: true, backend: backend) { gw in
+            let key = try await gw.newKey()
+            // apimart: a group with two assets; crun: an upload into the key's default group.
+            let submitted = try await gw.post("/v1/seedance2/private-avatar", key: key, """
+                {"group": {"name": "cast"}, "assets": [{"url": "\(gw.url("good.png"))", "name": "lead"}, {"url": "\(gw.url("good2.jpg"))", "name": "extra"}]}
+                """)
+            let review = try await gw.finishedTask(try #require(submitted.body["data"]["id"].string), key: key)
+            #expect(review.body["data"]["status"].string == "completed", "\(review.text)")
+            let lead = try #require(review.body["data"]["result"]["assets"][0]["asset_id"].string)
+            let extra = try #require(review.body["data"]["result"]["assets"][1]["asset_id"].string)
+            let crunAsset = try await activeAsset(gw, key: key, type: "Image", fixture: "good.png")
+
+            let bindings = try await gw.store.activeBindings(assetIDs: [lead, extra, crunAsset])
+            let home = try #require(bindings[lead]?.keys.first)
+            #expect(bindings[lead]?.count == 1 && bindings[extra]?[home] != nil, "the group's assets live on one account: \(bindings)")
+            #expect(bindings[crunAsset]?.count == 1)
+            let owner = home == "ark-a" ? a : b, other = home == "ark-a" ? b : a
+            #expect(owner.groups.count >= 1)
+            #expect(a.signatureFailures == 0 && b.signatureFailures == 0)
+
+            // A generation using both group assets goes to their account, with upstream's asset ids.
+            let id = try await gw.generate(#"""
+                {"model": "doubao-seedance-2.0", "prompt": "\#(Self.prompt)", "image_urls": ["asset://\#(lead)", "asset://\#(extra)"], "duration": 4, "return_last_frame": true}
+                """#, key: key)
+            let done = try await gw.finishedVideo(id, key: key, limit: .seconds(15))
+            #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            let sent = try #require(owner.accepted.first)
+            #expect(other.accepted.isEmpty)
+            #expect(sent.contains("asset://\(bindings[lead]![home]!)") && sent.contains("asset://\(bindings[extra]![home]!)"))
+            #expect(!sent.contains(lead), "our own asset id is never sent upstream")
+            #expect(sent.contains(#""generate_audio":false"#) && sent.contains(#""duration":4"#) && sent.contains(#""return_last_frame":true"#))
+            #expect(sent.contains("/upstream/ark/\(id)/"), "a per-task callback URL is passed")
+            // Finished by callback: the poll interval is 30 s.
+            #expect(owner.callbacks.contains { $0.status == "succeeded" && $0.answered == 200 })
+            let keyID = try #require(try await gw.store.listKeys().last?.id)
+            let task = try #require(try await gw.store.videoTask(id: id, keyID: keyID))
+            #expect(task.usageTokens == 108_900 && done.body["data"]["usage"]["completion_tokens"].int == 108_900)
+            let file = try await gw.download(try #require(done.body["data"]["result"]["videos"][0]["url"][0].string))
+            #expect(file.status == 200)
+            let probed = try await ProbedVideo.probe(file.body)
+            #expect(probed.width == 1280 && probed.height == 720 && abs(probed.duration - 4) < 0.2 && probed.audioCodec == "aac")
+            let frame = try await gw.download(try #require(done.body["data"]["result"]["last_frame_url"].string))
+            #expect(frame.status == 200 && frame.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+
+            // A callback with a wrong token changes nothing.
+            let forged = try await gw.post("/upstream/ark/\(id)/not-the-token", key: nil, "{}")
+            #expect(forged.status == 404)
+        }
+    }
+
+    @Test("an account that fails (5xx, then timeouts) loses new submissions to the other; nothing is submitted twice; polling finishes everything")
+    func failoverWithoutDoubleSubmission() async throws {
+        let a = try await FakeArk.start(), b = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a"), b.channel(name: "ark-b")], callbacks: false) { gw in
+            let key = try await gw.newKey()
+            func submit(_ n: Int, _ phase: String) async throws -> [String] {
+                var ids: [String] = []
+                for i in 0..<n {
+                    ids.append(try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "\#(phase) \#(i)", "duration": 4}"#, key: key))
+                }
+                return ids
+            }
+            var ids = try await submit(6, "healthy")
+            try await Task.sleep(for: .milliseconds(300))
+            a.update { $0.submissions = .serverError; $0.queries = .serverError }
+            ids += try await submit(6, "a-down")
+            try await Task.sleep(for: .milliseconds(500))
+            a.update { $0.submissions = .hang; $0.queries = .normal }
+            ids += try await submit(4, "a-hangs")
+            for id in ids {
+                let done = try await gw.finishedVideo(id, key: key, limit: .seconds(60))
+                #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            }
+            let all = a.accepted + b.accepted
+            #expect(all.count == ids.count, "every task was accepted exactly once upstream")
+            for phase in ["healthy", "a-down", "a-hangs"] {
+                for i in 0..<6 where phase != "a-hangs" || i < 4 {
+                    #expect(all.filter { $0.contains("\"\(phase) \(i)\"") }.count == 1, "\(phase) \(i)")
+                }
+            }
+            #expect(!a.accepted.contains { $0.contains("a-down") || $0.contains("a-hangs") })
+            #expect(b.accepted.filter { $0.contains("a-down") || $0.contains("a-hangs") }.count == 10)
+        }
+    }
+
+    @Test("upstream endings map: expired -> failed/expired, moderation -> failed with upstream's code, deadline -> failed; holds released")
+    func endings() async throws {
+        let a = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.deadline = .seconds(3) }) { gw in
+            let key = try await gw.newKey(credits: 10_000)
+            a.update { $0.outcome = .expire }
+            let expired = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
+            var done = try await gw.finishedVideo(expired, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "failed")
+            #expect(done.body["data"]["error"]["code"].string == "expired", "\(done.text)")
+
+            a.update { $0.outcome = .fail(code: "OutputVideoSensitiveContentDetected.PolicyViolation", message: "the output may violate policy") }
+            let moderated = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "y", "duration": 4}"#, key: key)
+            done = try await gw.finishedVideo(moderated, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["error"]["code"].string == "OutputVideoSensitiveContentDetected.PolicyViolation")
+            #expect(done.body["data"]["error"]["message"].string == "the output may violate policy")
+
+            a.update { $0.outcome = .succeed; $0.runTime = .seconds(60) }
+            let slow = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "z", "duration": 4}"#, key: key)
+            done = try await gw.finishedVideo(slow, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "failed")
+            #expect(done.body["data"]["error"]["code"].string == "deadline_exceeded", "\(done.text)")
+
+            let account = try await gw.get("/v1/account", key: key)
+            #expect(account.body["data"]["balance"].int == 10_000 && account.body["data"]["held"].int == 0, "\(account.text)")
+        }
+    }
+
+    @Test("cancel goes upstream while queued; a running upstream task cannot be cancelled; queued shows as pending")
+    func cancel() async throws {
+        let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(2), runTime: .seconds(30)))
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: true) { gw in
+            let key = try await gw.newKey()
+            let queued = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "q", "duration": 4}"#, key: key)
+            let seen = try await gw.poll("/v1/tasks/\(queued)", key: key, limit: .seconds(10)) { $0["data"]["status"].string == "pending" && !a.tasks.isEmpty }
+            #expect(seen.body["data"]["status"].string == "pending")
+            let cancelled = try await gw.post("/v1/tasks/\(queued)/cancel", key: key, "{}")
+            #expect(cancelled.status == 200 && cancelled.body["data"]["status"].string == "cancelled", "\(cancelled.text)")
+            let deadline = ContinuousClock.now + .seconds(5)
+            while a.tasks.first?.status != "cancelled" && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(a.tasks.first?.status == "cancelled", "cancelled upstream too, before it ran")
+
+            let running = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "r", "duration": 4}"#, key: key)
+            // Running upstream (its callback said so): the view shows processing with progress past queueing.
+            let started = try await gw.poll("/v1/tasks/\(running)", key: key, limit: .seconds(10)) { ($0["data"]["progress"].int ?? 0) >= 20 }
+            #expect(started.body["data"]["status"].string == "processing", "\(started.text)")
+            let refused = try await gw.post("/v1/tasks/\(running)/cancel", key: key, "{}")
+            #expect(refused.status == 409 && refused.body["error"]["code"].string == "task_not_cancellable", "\(refused.text)")
+        }
+    }
+
+    @Test("a wrong secret key is refused by upstream's signature check; a model without a channel and unbound assets are refused clearly")
+    func refusals() async throws {
+        let a = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a", secretKey: "wrong-secret", models: ["doubao-seedance-2.0-fast": FakeArk.models[1]])], callbacks: false) { gw in
+            let key = try await gw.newKey()
+            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, #"{"name": "a", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))"}"#)
+            let assetID = try #require(upload.body["data"]["AssetId"].string)
+            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key) { $0["data"]["Status"].string != "Processing" }
+            #expect(info.body["data"]["Status"].string == "Failed", "\(info.text)")
+            #expect(a.signatureFailures > 0 && a.assets.isEmpty)
+
+            let noModel = try await gw.post("/v1/videos/generations", key: key, #"{"model": "doubao-seedance-2.0", "prompt": "x"}"#)
+            #expect(noModel.status == 400 && noModel.body["error"]["code"].string == "model_not_available", "\(noModel.text)")
+            #expect(noModel.body["error"]["message"].string?.hasPrefix("model: ") == true)
+        }
+        // Upstream refuses a file the local checks passed: the asset fails with upstream's reason.
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false) { gw in
+            let key = try await gw.newKey()
+            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, #"{"name": "a", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))?reject=1"}"#)
+            let assetID = try #require(upload.body["data"]["AssetId"].string)
+            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key) { $0["data"]["Status"].string != "Processing" }
+            #expect(info.body["data"]["Status"].string == "Failed", "\(info.text)")
+            let refused = try await gw.post("/v1/videos/generations", key: key, #"{"model": "doubao-seedance-2.0", "prompt": "x", "image_urls": ["asset://\#(assetID)"]}"#)
+            #expect(refused.status == 400, "\(refused.text)")
+        }
+    }
+}
+
+@Suite("seedgate channels check")
+struct ChannelsCheckCommandTests {
+    @Test("prints each channel's result and fails when a credential is wrong")
+    func check() async throws {
+        let a = try await FakeArk.start(), b = try await FakeArk.start()
+        let good = try channelsFile([a.channel(name: "ark-good")])
+        let ok = try await CommandLineTests.run(["channels", "check", "--channels", good])
+        #expect(ok.status == 0, "\(ok.stdout)")
+        #expect(ok.stdout.contains("ark-good\ttasks: ok\tassets: ok"), "\(ok.stdout)")
+        let bad = try channelsFile([a.channel(name: "ark-good"), b.channel(name: "ark-badsig", secretKey: "nope")])
+        let failed = try await CommandLineTests.run(["channels", "check", "--channels", bad])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("ark-badsig\ttasks: ok\tassets: FAILED (HTTP 401 SignatureDoesNotMatch"), "\(failed.stdout)")
+    }
+}
