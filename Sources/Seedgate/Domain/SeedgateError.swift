@@ -14,6 +14,8 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case payloadTooLarge
         case rateLimited
         case internalError
+        /// Something the server depends on (the blob store) did not answer; a retry may succeed.
+        case unavailable
     }
 
     public var kind: Kind
@@ -45,6 +47,7 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
+        case .unavailable: .serviceUnavailable
         }
     }
 }
