@@ -72,6 +72,10 @@ struct Serve: AsyncParsableCommand {
     var workers = true
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
     var prices: String?
+    @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
+    var defaultRpm: Int?
+    @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
+    var defaultMaxInFlight: Int?
     @Option(help: """
         Where result files go: a directory, or s3://bucket[/prefix] for an S3-compatible store that every replica reads \
         (env SEEDGATE_BLOB_STORE; default <data-dir>/blobs). S3 credentials come from SEEDGATE_S3_ACCESS_KEY_ID and \
@@ -82,10 +86,6 @@ struct Serve: AsyncParsableCommand {
     var s3Endpoint: String?
     @Option(help: "The region S3 requests are signed for (env SEEDGATE_S3_REGION; default us-east-1).")
     var s3Region: String?
-    @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
-    var defaultRpm: Int?
-    @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
-    var defaultMaxInFlight: Int?
 
     func run() async throws {
         var config = store.configuration()
@@ -97,12 +97,12 @@ struct Serve: AsyncParsableCommand {
         if let resultRetention { config.resultRetention = .seconds(resultRetention) }
         if let renderConcurrency { config.renderConcurrency = renderConcurrency }
         if let prices { config.pricesFile = prices }
-        if let blobStore { config.blobStore = blobStore }
-        if let s3Endpoint { config.s3Endpoint = s3Endpoint }
-        if let s3Region { config.s3Region = s3Region }
         if !workers { config.runWorkers = false }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
+        if let blobStore { config.blobStore = blobStore }
+        if let s3Endpoint { config.s3Endpoint = s3Endpoint }
+        if let s3Region { config.s3Region = s3Region }
         if let level = logLevel {
             guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
             config.logLevel = parsed

@@ -83,16 +83,16 @@ public struct SeedgateConfiguration: Sendable {
         if let seconds = reader.int(forKey: "seedgate.result.ttl") { resultLinkTTL = .seconds(seconds) }
         if let seconds = reader.int(forKey: "seedgate.result.retention") { resultRetention = .seconds(seconds) }
         pricesFile = reader.string(forKey: "seedgate.prices") ?? pricesFile
-        blobStore = reader.string(forKey: "seedgate.blob.store") ?? blobStore
-        s3Endpoint = reader.string(forKey: "seedgate.s3.endpoint") ?? s3Endpoint
-        s3Region = reader.string(forKey: "seedgate.s3.region") ?? s3Region
-        applyS3Credentials(reader)
         if let seconds = reader.int(forKey: "seedgate.work.lease") { workLease = .seconds(seconds) }
         defaultLimits.rpm = reader.int(forKey: "seedgate.default.rpm") ?? defaultLimits.rpm
         defaultLimits.maxInFlight = reader.int(forKey: "seedgate.default.max.in.flight") ?? defaultLimits.maxInFlight
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
         }
+        blobStore = reader.string(forKey: "seedgate.blob.store") ?? blobStore
+        s3Endpoint = reader.string(forKey: "seedgate.s3.endpoint") ?? s3Endpoint
+        s3Region = reader.string(forKey: "seedgate.s3.region") ?? s3Region
+        applyS3Credentials(reader)
     }
 
     /// Seedgate's own pair when either half of it is set, else the AWS pair: the halves of two pairs are never mixed.
@@ -125,12 +125,12 @@ public struct SeedgateConfiguration: Sendable {
         guard resultRetention >= resultLinkTTL else {
             throw ConfigurationError("result retention (--result-retention / SEEDGATE_RESULT_RETENTION) must be at least the link TTL")
         }
-        try validateBlobStore()
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {
                 throw ConfigurationError("public URL (--public-url / SEEDGATE_PUBLIC_URL) must be an absolute http(s) URL, not '\(publicURL)'")
             }
         }
+        try validateBlobStore()
     }
 }
 

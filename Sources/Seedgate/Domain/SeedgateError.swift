@@ -14,8 +14,8 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case payloadTooLarge
         case rateLimited
         case internalError
-        /// Something the server depends on (the blob store) did not answer; a retry may succeed.
-        case unavailable
+        /// An upstream that must answer could not be reached (503).
+        case serviceUnavailable
     }
 
     public var kind: Kind
@@ -47,7 +47,7 @@ public struct SeedgateError: Error, Sendable, Equatable {
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
-        case .unavailable: .serviceUnavailable
+        case .serviceUnavailable: .serviceUnavailable
         }
     }
 }

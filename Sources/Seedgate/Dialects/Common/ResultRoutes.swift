@@ -71,7 +71,7 @@ struct ResultRoutes {
             return try await call()
         } catch {
             context.logger.error("could not read a result file from the blob store", metadata: ["key": "\(key)", "error": "\(error)"])
-            throw SeedgateError(.unavailable, code: "file_store_unavailable", message: "the file store did not answer; try again shortly", retryAfter: 5)
+            throw SeedgateError(.serviceUnavailable, code: "file_store_unavailable", message: "the file store did not answer; try again shortly", retryAfter: 5)
         }
     }
 
