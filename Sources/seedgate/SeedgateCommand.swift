@@ -81,6 +81,16 @@ struct Serve: AsyncParsableCommand {
     var defaultRpm: Int?
     @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
     var defaultMaxInFlight: Int?
+    @Option(help: """
+        Where result files go: a directory, or s3://bucket[/prefix] for an S3-compatible store that every replica reads \
+        (env SEEDGATE_BLOB_STORE; default <data-dir>/blobs). S3 credentials come from SEEDGATE_S3_ACCESS_KEY_ID and \
+        SEEDGATE_S3_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+        """)
+    var blobStore: String?
+    @Option(help: "The S3-compatible server, e.g. http://127.0.0.1:9000 (env SEEDGATE_S3_ENDPOINT; default AWS S3 in --s3-region).")
+    var s3Endpoint: String?
+    @Option(help: "The region S3 requests are signed for (env SEEDGATE_S3_REGION; default us-east-1).")
+    var s3Region: String?
 
     func run() async throws {
         var config = store.configuration()
@@ -97,6 +107,9 @@ struct Serve: AsyncParsableCommand {
         if !workers { config.runWorkers = false }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
+        if let blobStore { config.blobStore = blobStore }
+        if let s3Endpoint { config.s3Endpoint = s3Endpoint }
+        if let s3Region { config.s3Region = s3Region }
         if let level = logLevel {
             guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
             config.logLevel = parsed
@@ -111,7 +124,10 @@ struct Serve: AsyncParsableCommand {
         let app = try await buildApplication(config, logger: logger) { port, store in
             var live = settings
             live.port = port
-            serverLogger.info("Seedgate is listening", metadata: ["address": "http://\(settings.host):\(port)", "data_dir": "\(settings.dataDirectory)"])
+            serverLogger.info("Seedgate is listening", metadata: [
+                "address": "http://\(settings.host):\(port)", "data_dir": "\(settings.dataDirectory)",
+                "blob_store": "\((try? settings.blobStoreLocation())?.description ?? "")",
+            ])
             await Self.announceFirstKey(config: live, store: store, logger: serverLogger)
         }
         try await app.runService()
@@ -317,7 +333,8 @@ struct Migrate: AsyncParsableCommand {
         discussion: """
         Copies every key, group, asset, task, ledger row and webhook delivery into an empty PostgreSQL \
         database. Result files stay in the data directory's blobs/: serve the replicas with --data-dir \
-        on that directory (or a copy of it on a shared volume).
+        on that directory (or a copy of it on a shared volume), or copy the files into a bucket under the \
+        same keys (videos/..., frames/...) and serve with --blob-store s3://bucket.
         """
     )
     @Option(help: "The data directory of the SQLite installation.") var fromSqlite: String

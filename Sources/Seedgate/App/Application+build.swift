@@ -27,14 +27,24 @@ public func buildApplication(
         DataDirectory.clearScratch(config.dataDirectory)
     }
 
-    let httpClient = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(30)),
-            decompression: .disabled
-        )
+    var clientConfiguration = HTTPClient.Configuration(
+        redirectConfiguration: .disallow,
+        timeout: .init(connect: .seconds(10), read: .seconds(30)),
+        decompression: .disabled
     )
+    // Each download served from an S3 blob store holds one connection to it while it streams; the
+    // default of 8 per host would make the ninth viewer wait.
+    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    let blobs: any BlobStore
+    do {
+        blobs = try await config.openBlobStore(client: httpClient, logger: logger)
+    } catch {
+        try? await httpClient.shutdown()
+        await provider.close()
+        if let lock { DataDirectory.unlock(lock) }
+        throw error
+    }
     let urlGuard = URLGuard(allowPrivate: config.allowPrivateURLs)
     let prices = try config.pricesFile.map(PriceTable.load(file:)) ?? .defaults
     let signal = WorkSignal()
@@ -44,7 +54,6 @@ public func buildApplication(
         scratchDirectory: "\(config.dataDirectory)/tmp"
     )
 
-    let blobs = try LocalBlobStore(root: "\(config.dataDirectory)/blobs")
     let videoSignal = WorkSignal()
     let pollSignal = WorkSignal()
     let channels = try config.channelsFile.map { try ChannelsFile.load(path: $0) } ?? []

@@ -26,6 +26,19 @@ public struct SeedgateConfiguration: Sendable {
     /// How long result files are kept after a task completes.
     public var resultRetention: Duration = .seconds(7 * 24 * 3600)
     public var logLevel: Logger.Level = .info
+    /// Where result files go: nil keeps them in `<data-dir>/blobs`; else a directory every replica
+    /// mounts, or `s3://bucket/optional/prefix` for an S3-compatible bucket (see `BlobStoreLocation`).
+    public var blobStore: String?
+    /// The S3-compatible server, e.g. `http://127.0.0.1:9000`; nil means AWS S3 in `s3Region`.
+    public var s3Endpoint: String?
+    /// The region requests to the S3 store are signed for.
+    public var s3Region = "us-east-1"
+    /// Credentials for the S3 store. From the environment only, never flags (a flag shows in `ps`):
+    /// `SEEDGATE_S3_ACCESS_KEY_ID` and `SEEDGATE_S3_SECRET_ACCESS_KEY` (and `SEEDGATE_S3_SESSION_TOKEN`),
+    /// else the AWS_ variables of the same names.
+    public var s3AccessKeyID: String?
+    public var s3SecretAccessKey: String?
+    public var s3SessionToken: String?
     /// A JSON price file (`--prices`); nil uses `PriceTable.defaults`.
     public var pricesFile: String?
     /// Limits for keys that have none of their own.
@@ -87,6 +100,20 @@ public struct SeedgateConfiguration: Sendable {
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
         }
+        blobStore = reader.string(forKey: "seedgate.blob.store") ?? blobStore
+        s3Endpoint = reader.string(forKey: "seedgate.s3.endpoint") ?? s3Endpoint
+        s3Region = reader.string(forKey: "seedgate.s3.region") ?? s3Region
+        applyS3Credentials(reader)
+    }
+
+    /// Seedgate's own pair when either half of it is set, else the AWS pair: the halves of two pairs are never mixed.
+    private mutating func applyS3Credentials(_ reader: ConfigReader) {
+        let ownID = reader.string(forKey: "seedgate.s3.access.key.id")
+        let ownSecret = reader.string(forKey: "seedgate.s3.secret.access.key", isSecret: true)
+        let namespace = ownID != nil || ownSecret != nil ? "seedgate.s3" : "aws"
+        s3AccessKeyID = reader.string(forKey: ConfigKey("\(namespace).access.key.id")) ?? s3AccessKeyID
+        s3SecretAccessKey = reader.string(forKey: ConfigKey("\(namespace).secret.access.key"), isSecret: true) ?? s3SecretAccessKey
+        s3SessionToken = reader.string(forKey: ConfigKey("\(namespace).session.token"), isSecret: true) ?? s3SessionToken
     }
 
     /// Refuses settings that cannot work, naming the setting.
@@ -117,6 +144,7 @@ public struct SeedgateConfiguration: Sendable {
                 throw ConfigurationError("public URL (--public-url / SEEDGATE_PUBLIC_URL) must be an absolute http(s) URL, not '\(publicURL)'")
             }
         }
+        try validateBlobStore()
     }
 }
 

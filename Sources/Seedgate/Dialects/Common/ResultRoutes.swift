@@ -25,30 +25,28 @@ public struct ResultLinks: Sendable {
 }
 
 /// `GET /files/<key>?expires=&sig=`: result files, with Range requests for players that seek.
-/// Expired or tampered links get 403.
+/// Expired or tampered links get 403. The bytes come from the blob store, so any replica serves a file
+/// any other rendered; a store that cannot be reached is a 503 that names no internals.
 struct ResultRoutes {
     let signer: URLSigner
     let blobs: any BlobStore
 
     func register(on router: Router<AppRequestContext>) {
         let files = router.group("files").add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart))
-        files.get("**") { request, context in try serve(request, context, includeBody: true) }
-        files.head("**") { request, context in try serve(request, context, includeBody: false) }
+        files.get("**") { request, context in try await serve(request, context, includeBody: true) }
+        files.head("**") { request, context in try await serve(request, context, includeBody: false) }
     }
 
-    func serve(_ request: Request, _ context: AppRequestContext, includeBody: Bool) throws -> Response {
+    static let fileGone = SeedgateError(.notFound, code: "file_not_found", message: "the file no longer exists (past retention)")
+
+    func serve(_ request: Request, _ context: AppRequestContext, includeBody: Bool) async throws -> Response {
         let key = context.parameters.getCatchAll().joined(separator: "/")
         let query = request.uri.queryParameters
         guard signer.isValid(key: key, expires: query.get("expires"), signature: query.get("sig")) else {
             throw SeedgateError(.forbidden, code: "link_expired_or_invalid", message: "this link has expired or is not valid; fetch the task again for a fresh link")
         }
-        guard let path = blobs.localPath(for: key),
-              let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value
-        else {
-            throw SeedgateError(.notFound, code: "file_not_found", message: "the file no longer exists (past retention)")
-        }
-        var headers: HTTPFields = [.contentType: Self.contentType(key), .acceptRanges: "bytes", .cacheControl: "private, max-age=3600"]
+        guard let size = try await fromStore(context, key, { try await blobs.size(of: key) }) else { throw Self.fileGone }
+        var headers: HTTPFields = [.contentType: BlobKey.contentType(key), .acceptRanges: "bytes", .cacheControl: "private, max-age=3600"]
         var range: ClosedRange<Int64> = 0...max(0, size - 1)
         var status: HTTPResponse.Status = .ok
         if let header = request.headers[.range] {
@@ -63,17 +61,18 @@ struct ResultRoutes {
         let length = size == 0 ? 0 : range.upperBound - range.lowerBound + 1
         headers[.contentLength] = String(length)
         guard includeBody, length > 0 else { return Response(status: status, headers: headers) }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw SeedgateError.internalError("could not open the file") }
-        defer { try? handle.close() }
-        try handle.seek(toOffset: UInt64(range.lowerBound))
-        let data = try handle.read(upToCount: Int(length)) ?? Data()
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        guard let body = try await fromStore(context, key, { try await blobs.read(key: key, range: range) }) else { throw Self.fileGone }
+        return Response(status: status, headers: headers, body: body)
     }
 
-    static func contentType(_ key: String) -> String {
-        if key.hasSuffix(".mp4") { return "video/mp4" }
-        if key.hasSuffix(".png") { return "image/png" }
-        return "application/octet-stream"
+    /// Runs a blob store call; its failure is logged in full and answered with a 503 that says only that.
+    private func fromStore<T>(_ context: AppRequestContext, _ key: String, _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch {
+            context.logger.error("could not read a result file from the blob store", metadata: ["key": "\(key)", "error": "\(error)"])
+            throw SeedgateError(.serviceUnavailable, code: "file_store_unavailable", message: "the file store did not answer; try again shortly", retryAfter: 5)
+        }
     }
 
     /// One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`; nil when it cannot be satisfied.
