@@ -72,6 +72,8 @@ final class FakeArk: Sendable {
         /// Every create the account accepted, as the raw body.
         var accepted: [String] = []
         var signatureFailures = 0
+        /// Task ids of every DELETE received.
+        var deletes: [String] = []
         var callbacks: [(task: String, status: String, answered: Int)] = []
     }
 
@@ -111,6 +113,7 @@ final class FakeArk: Sendable {
     var assets: [FakeAsset] { state.withLock { Array($0.assets.values) } }
     var groups: [String] { state.withLock { Array($0.groups.keys) } }
     var signatureFailures: Int { state.withLock { $0.signatureFailures } }
+    var deletes: [String] { state.withLock { $0.deletes } }
     var callbacks: [(task: String, status: String, answered: Int)] { state.withLock { $0.callbacks } }
 
     func update(_ change: (inout Behaviour) -> Void) { state.withLock { change(&$0.behaviour) } }
@@ -315,6 +318,7 @@ final class FakeArk: Sendable {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
         if let failure = try await failure(state.withLock { $0.behaviour.queries }) { return failure }
         let outcome: Int = state.withLock { state in
+            state.deletes.append(id)
             guard var task = state.tasks[id] else { return 404 }
             switch task.status {
             case "queued":
