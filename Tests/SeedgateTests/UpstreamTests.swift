@@ -208,11 +208,11 @@ struct UpstreamRelayTests {
 
     @Test("cancel goes upstream while queued; a running upstream task cannot be cancelled; queued shows as pending")
     func cancel() async throws {
-        let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(6), runTime: .seconds(30)))
+        let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(15), runTime: .seconds(60)))
         try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: true) { gw in
             let key = try await gw.newKey()
             let queued = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "q", "duration": 4}"#, key: key)
-            let seen = try await gw.poll("/v1/tasks/\(queued)", key: key, limit: .seconds(10)) { $0["data"]["status"].string == "pending" && !a.tasks.isEmpty }
+            let seen = try await gw.poll("/v1/tasks/\(queued)", key: key, limit: .seconds(20)) { $0["data"]["status"].string == "pending" && !a.tasks.isEmpty }
             #expect(seen.body["data"]["status"].string == "pending")
             let cancelled = try await gw.post("/v1/tasks/\(queued)/cancel", key: key, "{}")
             #expect(cancelled.status == 200 && cancelled.body["data"]["status"].string == "cancelled", "\(cancelled.text)")
@@ -225,7 +225,7 @@ struct UpstreamRelayTests {
 
             let running = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "r", "duration": 4}"#, key: key)
             // Running upstream (its callback said so): the view shows processing with progress past queueing.
-            let started = try await gw.poll("/v1/tasks/\(running)", key: key, limit: .seconds(20)) { ($0["data"]["progress"].int ?? 0) >= 20 }
+            let started = try await gw.poll("/v1/tasks/\(running)", key: key, limit: .seconds(45)) { ($0["data"]["progress"].int ?? 0) >= 20 }
             #expect(started.body["data"]["status"].string == "processing", "\(started.text)")
             let refused = try await gw.post("/v1/tasks/\(running)/cancel", key: key, "{}")
             #expect(refused.status == 409 && refused.body["error"]["code"].string == "task_not_cancellable", "\(refused.text)")
