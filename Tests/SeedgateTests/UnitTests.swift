@@ -178,6 +178,38 @@ struct StoreTests {
     }
 }
 
+extension StoreTests {
+    @Test("upstream submission: a cancel that races an accepted submission leaves it for an upstream cancel; a dead submitter's task is never resent", arguments: Backend.all)
+    func submissionRaces(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let (key, _, _) = try await store.createKey(name: "k", credits: 10_000)
+        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#.utf8)), urlGuard: URLGuard(allowPrivate: false))
+        let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 1, hold: 100, idempotency: nil)
+        let claimed = try #require(try await store.claimVideoTask(owner: "w1", lease: .seconds(60)))
+        #expect(try await store.beginSubmission(taskID: task.id, owner: "w1", channel: "ark-a", callbackToken: "secret"))
+        // Shown as pending while it is being submitted.
+        #expect(try await store.videoTask(id: task.id, keyID: key.id)?.status == .pending)
+        #expect(try await store.recordSubmission(taskID: claimed.id, owner: "w1", upstreamID: "cgt-1", firstPoll: Date(), deadline: Date().addingTimeInterval(60)))
+        // A cancel that read the task before upstream accepted it must not cancel it only here.
+        let raced = try #require(try await store.cancelVideoTask(id: task.id, keyID: key.id, unlessSubmitted: true))
+        #expect(!raced.cancelled && raced.task.upstream?.id == "cgt-1" && raced.task.status == .pending)
+        // Submitted tasks belong to the poller, not to the video worker's claim.
+        #expect(try await store.claimVideoTask(owner: "w2", lease: .seconds(60)) == nil)
+        #expect(try await store.wakeUpstreamTask(taskID: task.id, token: "wrong") == false)
+        #expect(try await store.wakeUpstreamTask(taskID: task.id, token: "secret") == true)
+        #expect(try await store.claimDuePolls(owner: "p", lease: .seconds(60), limit: 10).map(\.id) == [task.id])
+
+        // A submitter that died after marking its task: the next claim sees `submitting`, not a fresh task.
+        let (second, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 2, hold: 100, idempotency: nil)
+        _ = try #require(try await store.claimVideoTask(owner: "dead", lease: .milliseconds(1)))
+        #expect(try await store.beginSubmission(taskID: second.id, owner: "dead", channel: "ark-a", callbackToken: "t"))
+        try await Task.sleep(for: .milliseconds(20))
+        let again = try #require(try await store.claimVideoTask(owner: "w3", lease: .seconds(60)))
+        #expect(again.id == second.id && again.upstream?.status == "submitting")
+        await store.provider.close()
+    }
+}
+
 @Suite("transactions (real SQLite and PostgreSQL)")
 struct TransactionTests {
     @Test("a transaction whose task is cancelled midway rolls back and leaves the connection usable", arguments: Backend.all)

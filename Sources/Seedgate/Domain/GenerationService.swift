@@ -84,13 +84,31 @@ public struct GenerationService: Sendable {
     }
 
     public func cancel(key: APIKey, id: String) async throws -> VideoTask {
-        // A task queued upstream is cancelled there first; one already running there cannot be.
-        if let relay, let task = try await store.videoTask(id: id, keyID: key.id) { try await relay.cancelUpstream(task) }
-        guard let outcome = try await store.cancelVideoTask(id: id, keyID: key.id) else { throw SeedgateError.notFound("task", id) }
+        let outcome = try await cancelHereOrUpstream(key: key, id: id)
         guard outcome.cancelled else {
             throw SeedgateError(.conflict, code: "task_not_cancellable",
                                 message: "task '\(id)' is \(outcome.task.status.rawValue); only pending or processing tasks can be cancelled")
         }
         return outcome.task
+    }
+
+    /// Cancels here, or upstream first when an upstream has the task. An upstream may accept the task
+    /// between our read and our update (the submission was in flight): the update then leaves it alone,
+    /// and the next round cancels it upstream.
+    private func cancelHereOrUpstream(key: APIKey, id: String) async throws -> (task: VideoTask, cancelled: Bool) {
+        guard let relay else {
+            guard let outcome = try await store.cancelVideoTask(id: id, keyID: key.id) else { throw SeedgateError.notFound("task", id) }
+            return outcome
+        }
+        for _ in 0..<3 {
+            guard let task = try await store.videoTask(id: id, keyID: key.id) else { throw SeedgateError.notFound("task", id) }
+            try await relay.cancelUpstream(task)
+            let submitted = task.upstream?.id != nil
+            guard let outcome = try await store.cancelVideoTask(id: id, keyID: key.id, unlessSubmitted: !submitted) else {
+                throw SeedgateError.notFound("task", id)
+            }
+            if outcome.cancelled || outcome.task.status.isFinal { return outcome }
+        }
+        throw SeedgateError(.conflict, code: "task_not_cancellable", message: "task '\(id)' changed state while being cancelled; try again")
     }
 }

@@ -174,13 +174,16 @@ extension Store {
     }
 
     /// Cancels a task that has not finished. Returns the task as it now is, or nil if not the key's.
-    public func cancelVideoTask(id: String, keyID: String) async throws -> (task: VideoTask, cancelled: Bool)? {
+    /// With `unlessSubmitted`, a task that an upstream has accepted meanwhile is left alone (it must be
+    /// cancelled upstream first).
+    public func cancelVideoTask(id: String, keyID: String, unlessSubmitted: Bool = false) async throws -> (task: VideoTask, cancelled: Bool)? {
         let now = Clock.millis()
         return try await provider.transaction { db in
             let rows = try await db.raw("""
                 UPDATE tasks SET status = 'cancelled', completed_at = \(bind: now), lease_owner = NULL, lease_until = NULL,
                     error_code = 'cancelled', error_message = 'cancelled by the client'
                 WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
+                  \(unsafeRaw: unlessSubmitted ? "AND upstream_id IS NULL" : "")
                 RETURNING id, hold
                 """).all()
             if let row = rows.first {
