@@ -103,7 +103,7 @@ struct Serve: AsyncParsableCommand {
         if let renderConcurrency { config.renderConcurrency = renderConcurrency }
         if let prices { config.pricesFile = prices }
         if let channels { config.channelsFile = channels }
-        if let upstreamCallbacks { config.upstreamCallbacks = upstreamCallbacks }
+        if let upstreamCallbacks { config.upstream.callbacks = upstreamCallbacks }
         if !workers { config.runWorkers = false }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }

@@ -20,7 +20,7 @@ func withUpstreamGateway<R: Sendable>(
     let file = try channelsFile(entries)
     return try await withGateway(backend: backend, configure: { config in
         config.channelsFile = file
-        config.upstreamCallbacks = callbacks
+        config.upstream.callbacks = callbacks
         config.upstream.pollInterval = callbacks ? .seconds(30) : .milliseconds(200)
         config.upstream.assetPollInterval = .milliseconds(100)
         config.upstream.requestTimeout = .seconds(5)
@@ -33,15 +33,18 @@ struct UpstreamUnitTests {
     @Test("the Volcengine signer reproduces the published test vector")
     func signerVector() {
         let body = Data(#"{"GroupId":"group-20260328000000-abcde","URL":"https://example.com/image.jpg","AssetType":"Image","ProjectName":"default"}"#.utf8)
-        let signer = VolcengineSigner(accessKey: "AKLTTESTACCESSKEY0000000000", secretKey: "TESTSECRETKEY00000000000000000000", region: "ap-southeast-1")
+        let signer = SigV4Signer(
+            credentials: .init(accessKeyID: "AKLTTESTACCESSKEY0000000000", secretAccessKey: "TESTSECRETKEY00000000000000000000"),
+            region: "ap-southeast-1", service: "ark", scheme: .volcengine
+        )
         let date = Date(timeIntervalSince1970: 1_774_656_000) // 2026-03-28T00:00:00Z
-        let headers = Dictionary(uniqueKeysWithValues: signer.headers(
-            method: "POST", host: "ark.ap-southeast-1.byteplusapi.com", path: "/",
-            query: [("Version", "2024-01-01"), ("Action", "CreateAsset")], contentType: "application/json", body: body, date: date
-        ))
-        #expect(headers["X-Date"] == "20260328T000000Z")
-        #expect(headers["X-Content-Sha256"] == "b5a2dd4e8b0e2c8ad51f65ab2abffe3969e532308b3a9cf9862cf8e7b71808cb")
-        #expect(headers["Authorization"] == "HMAC-SHA256 Credential=AKLTTESTACCESSKEY0000000000/20260328/ap-southeast-1/ark/request, SignedHeaders=content-type;host;x-content-sha256;x-date, Signature=29dee2fa94d134bfe1686ba080b91a264fb33f4aad7bd7493d994ec1cd341167")
+        let headers = signer.sign(.init(
+            method: "POST", path: "/", query: [("Version", "2024-01-01"), ("Action", "CreateAsset")],
+            headers: ["Content-Type": "application/json", "Host": "ark.ap-southeast-1.byteplusapi.com"], payloadHash: SigV4Signer.payloadHash(body)
+        ), at: date)
+        #expect(headers["x-date"] == "20260328T000000Z")
+        #expect(headers["x-content-sha256"] == "b5a2dd4e8b0e2c8ad51f65ab2abffe3969e532308b3a9cf9862cf8e7b71808cb")
+        #expect(headers["authorization"] == "HMAC-SHA256 Credential=AKLTTESTACCESSKEY0000000000/20260328/ap-southeast-1/ark/request, SignedHeaders=content-type;host;x-content-sha256;x-date, Signature=29dee2fa94d134bfe1686ba080b91a264fb33f4aad7bd7493d994ec1cd341167")
     }
 
     @Test("channels files: secrets from the environment, defaults, and every mistake named")
@@ -214,6 +217,10 @@ struct UpstreamRelayTests {
             let queued = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "q", "duration": 4}"#, key: key)
             let seen = try await gw.poll("/v1/tasks/\(queued)", key: key, limit: .seconds(20)) { $0["data"]["status"].string == "pending" && !a.tasks.isEmpty }
             #expect(seen.body["data"]["status"].string == "pending")
+            // The list's status filter agrees with the task view.
+            let pendingList = try await gw.get("/v1/tasks?status=pending", key: key)
+            #expect(pendingList.body["data"]["items"].array.map { $0["id"].string } == [queued], "\(pendingList.text)")
+            #expect(try await gw.get("/v1/tasks?status=processing", key: key).body["data"]["items"].array.isEmpty)
             let cancelled = try await gw.post("/v1/tasks/\(queued)/cancel", key: key, "{}")
             #expect(cancelled.status == 200 && cancelled.body["data"]["status"].string == "cancelled", "\(cancelled.text)")
             // Cancelled upstream too: at once when it was queued there, or, when the cancel came while the
@@ -229,6 +236,56 @@ struct UpstreamRelayTests {
             #expect(started.body["data"]["status"].string == "processing", "\(started.text)")
             let refused = try await gw.post("/v1/tasks/\(running)/cancel", key: key, "{}")
             #expect(refused.status == 409 && refused.body["error"]["code"].string == "task_not_cancellable", "\(refused.text)")
+        }
+    }
+
+    @Test("a 429 slows a channel without failing its tasks; cancel answers 503 while upstream cannot be reached; a local channel takes over when Ark fails")
+    func rateLimitsAndLocalFallback() async throws {
+        let a = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false) { gw in
+            let key = try await gw.newKey()
+            a.update { $0.queries = .rateLimited }
+            let first = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "limited 1", "duration": 4}"#, key: key)
+            _ = try await gw.poll("/v1/tasks/\(first)", key: key, limit: .seconds(20)) { _ in !a.tasks.isEmpty }
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await gw.get("/v1/tasks/\(first)", key: key).body["data"]["status"].string == "pending", "429s on status checks do not fail a task")
+            let cancel = try await gw.post("/v1/tasks/\(first)/cancel", key: key, "{}")
+            #expect(cancel.status == 503 && cancel.body["error"]["code"].string == "upstream_unavailable" && cancel.headers[.retryAfter] == "5", "\(cancel.text)")
+
+            a.update { $0.submissions = .rateLimited; $0.queries = .normal }
+            let second = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "limited 2", "duration": 4}"#, key: key)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await gw.get("/v1/tasks/\(second)", key: key).body["data"]["status"].string != "failed", "a 429 on submission is not a failure")
+            a.update { $0.submissions = .normal }
+            for id in [first, second] {
+                let done = try await gw.finishedVideo(id, key: key, limit: .seconds(60))
+                #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            }
+            #expect(a.accepted.count == 2)
+        }
+        let down = try await FakeArk.start(FakeArk.Behaviour(submissions: .serverError))
+        try await withUpstreamGateway([down.channel(name: "ark-down"), #"{"name": "local", "type": "local", "priority": 9}"#], callbacks: false) { gw in
+            let key = try await gw.newKey()
+            let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "rendered here", "duration": 4}"#, key: key)
+            let done = try await gw.finishedVideo(id, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            #expect(down.accepted.isEmpty)
+            let file = try await gw.download(try #require(done.body["data"]["result"]["videos"][0]["url"][0].string))
+            #expect(try await ProbedVideo.probe(file.body).height == 480, "rendered by the local engine at the requested 480p")
+        }
+    }
+
+    @Test("a result that cannot be copied before upstream's links die fails the task with result_unavailable and releases its hold")
+    func resultCopyFails() async throws {
+        let a = try await FakeArk.start(FakeArk.Behaviour(results: .serverError))
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false) { gw in
+            let key = try await gw.newKey(credits: 10_000)
+            let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "lost", "duration": 4}"#, key: key)
+            let done = try await gw.finishedVideo(id, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "failed")
+            #expect(done.body["data"]["error"]["code"].string == "result_unavailable", "\(done.text)")
+            let account = try await gw.get("/v1/account", key: key)
+            #expect(account.body["data"]["balance"].int == 10_000 && account.body["data"]["held"].int == 0, "\(account.text)")
         }
     }
 

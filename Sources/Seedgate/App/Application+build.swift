@@ -59,7 +59,7 @@ public func buildApplication(
     let channels = try config.channelsFile.map { try ChannelsFile.load(path: $0) } ?? []
     let callbackBase = CallbackBase(config.publicURL.map { _ in config.effectivePublicURL })
     var upstream = config.upstream
-    upstream.callbacks = config.upstreamCallbacks ?? (config.publicURL != nil)
+    upstream.callbacks = upstream.callbacks ?? (config.publicURL != nil)
     // An upstream asset review must end well inside the review lease, or another worker would take it up.
     upstream.assetReviewLimit = min(upstream.assetReviewLimit, config.workLease * 5 - .seconds(1))
     let relay = channels.isEmpty ? nil : ArkRelay(

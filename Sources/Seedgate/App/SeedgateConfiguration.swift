@@ -51,8 +51,6 @@ public struct SeedgateConfiguration: Sendable {
     /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
     /// The channels file (`--channels`); nil sends everything to the local engine.
     public var channelsFile: String?
-    /// Whether upstream gets a `callback_url`; nil means yes when a public URL is set (upstream must reach it).
-    public var upstreamCallbacks: Bool?
     /// Pacing and limits of upstream work.
     public var upstream = UpstreamSettings()
     public var webhookRetryDelays: [Duration] = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200].map { .seconds($0) }
@@ -93,7 +91,7 @@ public struct SeedgateConfiguration: Sendable {
         defaultLimits.rpm = reader.int(forKey: "seedgate.default.rpm") ?? defaultLimits.rpm
         defaultLimits.maxInFlight = reader.int(forKey: "seedgate.default.max.in.flight") ?? defaultLimits.maxInFlight
         channelsFile = reader.string(forKey: "seedgate.channels") ?? channelsFile
-        upstreamCallbacks = reader.bool(forKey: "seedgate.upstream.callbacks") ?? upstreamCallbacks
+        upstream.callbacks = reader.bool(forKey: "seedgate.upstream.callbacks") ?? upstream.callbacks
         if let seconds = reader.int(forKey: "seedgate.upstream.deadline") { upstream.deadline = .seconds(seconds) }
         if let seconds = reader.double(forKey: "seedgate.upstream.poll.interval") { upstream.pollInterval = .milliseconds(Int(seconds * 1000)) }
         if let seconds = reader.int(forKey: "seedgate.upstream.timeout") { upstream.requestTimeout = .seconds(seconds) }

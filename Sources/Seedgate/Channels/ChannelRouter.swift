@@ -29,18 +29,26 @@ public final class ChannelRouter: Sendable {
 
     public func channel(named name: String) -> Channel? { channels.first { $0.name == name } }
 
-    /// Channels that may take a task for `model`, best first. `eligible` filters further (asset bindings);
+    /// What `candidates` found: the channels to try, best first, and when there are none although some
+    /// channel serves the request, what holds them back.
+    public struct Candidates: Sendable {
+        public enum Blocked: Sendable { case capacity, cooling }
+        public var ready: [Channel]
+        public var blocked: Blocked?
+        public var busy: Bool { blocked != nil }
+    }
+
+    /// Channels that may take a task for `model`. `eligible` filters further (asset bindings);
     /// `inFlight` is the count of unfinished tasks per channel.
     public func candidates(
         for model: VideoModel, inFlight: [String: Int] = [:], eligible: (Channel) -> Bool = { _ in true }
-    ) -> (ready: [Channel], busy: Bool) {
+    ) -> Candidates {
         let serving = channels.filter { $0.serves(model) && eligible($0) }
-        let now = ContinuousClock.now
-        let cooling: Set<String> = health.withLock { health in
-            Set(health.compactMap { name, state in (state.coolUntil.map { $0 > now } ?? false) ? name : nil })
-        }
-        let open = serving.filter { !cooling.contains($0.name) && (inFlight[$0.name] ?? 0) < $0.maxInFlight }
-        return (ordered(open), open.isEmpty && !serving.isEmpty)
+        let warm = serving.filter { !isCooling($0.name) }
+        let open = warm.filter { (inFlight[$0.name] ?? 0) < $0.maxInFlight }
+        guard open.isEmpty, !serving.isEmpty else { return Candidates(ready: ordered(open), blocked: nil) }
+        // Waiting only for capacity is not a failure of the task; every channel erring is.
+        return Candidates(ready: [], blocked: warm.isEmpty ? .cooling : .capacity)
     }
 
     /// Priority order; within a priority, a weighted random order.

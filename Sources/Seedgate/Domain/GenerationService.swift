@@ -28,13 +28,13 @@ public struct GenerationService: Sendable {
     public func submit(key: APIKey, body: Data, idempotencyKey: String?) async throws -> (task: VideoTask, replayed: Bool) {
         let request = try GenerationRules.parse(try JSONFields.parse(body), urlGuard: urlGuard)
         try await checkAssets(request, key: key)
-        try await relay?.check(request)
+        try await relay?.checkRoutable(request)
         var claim: IdempotencyClaim?
         if let idempotencyKey {
             guard !idempotencyKey.isEmpty, idempotencyKey.count <= Self.maxIdempotencyKeyLength else {
                 throw SeedgateError.invalid("Idempotency-Key", "must be 1 to \(Self.maxIdempotencyKeyLength) characters")
             }
-            let hash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+            let hash = SHA256.hash(data: body).hexString
             claim = IdempotencyClaim(key: idempotencyKey, bodyHash: hash)
         }
         let seed = request.seed.flatMap { $0 >= 0 ? $0 : nil } ?? Int64(UInt32.random(in: .min ... .max))
@@ -48,8 +48,7 @@ public struct GenerationService: Sendable {
 
     /// Every `asset://` input must be an Active asset of this key, of the slot's media type.
     func checkAssets(_ request: GenerationRequest, key: APIKey) async throws {
-        let slots: [(MediaInput, MediaType)] = request.images.map { ($0, .image) } + request.videos.map { ($0, .video) } + request.audios.map { ($0, .audio) }
-        for (input, type) in slots {
+        for (input, type) in request.inputs {
             guard let id = input.assetID else { continue }
             guard let asset = try await store.asset(id: id, keyID: key.id) else {
                 throw SeedgateError.invalid(input.field, "asset '\(id)' does not exist", code: "asset_not_found")

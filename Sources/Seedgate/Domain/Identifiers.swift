@@ -41,3 +41,8 @@ public enum Identifiers {
         )
     }
 }
+
+extension Sequence where Element == UInt8 {
+    /// Lower-case hex, two digits a byte: how digests and signatures are written everywhere here.
+    public var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}

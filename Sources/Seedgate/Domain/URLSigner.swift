@@ -39,6 +39,6 @@ public struct URLSigner: Sendable {
     }
 
     func signature(_ key: String, _ expiry: Int64) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data("\(key)\n\(expiry)".utf8), using: secret).map { String(format: "%02x", $0) }.joined()
+        HMAC<SHA256>.authenticationCode(for: Data("\(key)\n\(expiry)".utf8), using: secret).hexString
     }
 }

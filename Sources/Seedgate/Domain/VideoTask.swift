@@ -59,6 +59,15 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
     public var firstFrame: MediaInput? { images.first { $0.role == .firstFrame } }
     public var lastFrame: MediaInput? { images.first { $0.role == .lastFrame } }
     public var referenceImages: [MediaInput] { images.filter { $0.role == .referenceImage } }
+    /// Every media input, with the kind of media its slot takes.
+    public var inputs: [(input: MediaInput, type: MediaType)] {
+        images.map { ($0, .image) } + videos.map { ($0, .video) } + audios.map { ($0, .audio) }
+    }
+    /// The distinct `asset://` ids the request uses, in order of first use.
+    public var assetIDs: [String] {
+        var seen: Set<String> = []
+        return inputs.compactMap(\.input.assetID).filter { seen.insert($0).inserted }
+    }
 }
 
 /// A video task's status, as the task view spells it.
@@ -109,6 +118,9 @@ public struct UpstreamRef: Sendable, Equatable {
     /// `submitting`, then Ark's own status (`queued`, `running`, ...).
     public var status: String?
     public var polls: Int
+    /// Upstream states in which the task has not started: the client sees `pending` (upstream.md: queued -> pending).
+    public static let waiting = ["submitting", "queued"]
+    public var isWaiting: Bool { status.map(Self.waiting.contains) ?? false }
     /// Milliseconds since 1970, as stored (compared exactly when a poll is rescheduled).
     public var nextPollAt: Int64?
     public var deadlineAt: Int64?

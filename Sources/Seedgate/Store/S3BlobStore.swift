@@ -250,14 +250,12 @@ public struct S3Endpoint: Sendable, Equatable {
     public init(_ text: String) throws(ConfigurationError) {
         let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
         guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host(percentEncoded: false), !host.isEmpty, url.query == nil, url.user == nil
+              let hostHeader = url.hostHeader, url.query == nil, url.user == nil
         else {
             throw ConfigurationError("S3 endpoint (--s3-endpoint / SEEDGATE_S3_ENDPOINT) must be an http(s) URL such as http://127.0.0.1:9000, not '\(text)'")
         }
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        let defaultPort = scheme == "https" ? 443 : 80
         self.url = trimmed
-        self.hostHeader = url.port.map { $0 == defaultPort ? bracketed : "\(bracketed):\($0)" } ?? bracketed
+        self.hostHeader = hostHeader
         self.origin = "\(scheme)://\(hostHeader)"
         self.basePath = url.path(percentEncoded: true)
     }

@@ -2,9 +2,33 @@ import Crypto
 import Foundation
 
 /// AWS Signature Version 4 for requests sent in the `Authorization` header, as S3 and S3-compatible
-/// stores (MinIO, moto, Ceph, R2, ...) check it. It signs what it is given and nothing more: the caller
-/// builds the canonical (URI-encoded) path and picks the payload hash.
+/// stores (MinIO, moto, Ceph, R2, ...) check it, and Volcengine / BytePlus OpenAPI's copy of it (the Ark
+/// asset library, upstream.md section 2), which differs only in names. It signs what it is given and
+/// nothing more: the caller builds the canonical (URI-encoded) path and picks the payload hash.
 public struct SigV4Signer: Sendable {
+    /// The names a flavour of the scheme uses; the algorithm is the same.
+    public struct Scheme: Sendable, Equatable {
+        public var algorithm: String
+        /// Put before the secret key to make the first HMAC key.
+        public var keyPrefix: String
+        /// The last part of the credential scope.
+        public var terminator: String
+        public var dateHeader: String
+        public var hashHeader: String
+        /// Between the parts of the `Authorization` value.
+        public var separator: String
+
+        public static let aws = Scheme(
+            algorithm: "AWS4-HMAC-SHA256", keyPrefix: "AWS4", terminator: "aws4_request",
+            dateHeader: "x-amz-date", hashHeader: "x-amz-content-sha256", separator: ","
+        )
+        /// Volcengine: `HMAC-SHA256`, the secret used as is, scope ending in `request`, `X-Date`, `X-Content-Sha256`.
+        public static let volcengine = Scheme(
+            algorithm: "HMAC-SHA256", keyPrefix: "", terminator: "request",
+            dateHeader: "x-date", hashHeader: "x-content-sha256", separator: ", "
+        )
+    }
+
     /// An access key pair, with the session token of temporary credentials.
     public struct Credentials: Sendable, Equatable {
         public var accessKeyID: String
@@ -50,32 +74,41 @@ public struct SigV4Signer: Sendable {
     public let credentials: Credentials
     public let region: String
     public let service: String
+    public let scheme: Scheme
 
-    public init(credentials: Credentials, region: String, service: String = "s3") {
+    public init(credentials: Credentials, region: String, service: String = "s3", scheme: Scheme = .aws) {
         self.credentials = credentials
         self.region = region
         self.service = service
+        self.scheme = scheme
     }
 
-    /// The headers to send: the request's own plus `x-amz-date`, `x-amz-content-sha256`,
-    /// `x-amz-security-token` (with temporary credentials) and `authorization`, all lower-case.
+    /// The headers to send: the request's own plus the date and payload hash headers (`x-amz-date`,
+    /// `x-amz-content-sha256` for AWS), `x-amz-security-token` (with temporary credentials) and
+    /// `authorization`, all lower-case.
     public func sign(_ request: Request, at date: Date) -> [String: String] {
         var headers = Self.lowercased(request.headers)
-        headers["x-amz-date"] = Self.timestamp(date)
-        headers["x-amz-content-sha256"] = request.payloadHash
+        headers[scheme.dateHeader] = Self.timestamp(date)
+        headers[scheme.hashHeader] = request.payloadHash
         if let token = credentials.sessionToken { headers["x-amz-security-token"] = token }
         var signed = request
         signed.headers = headers
         let signature = signature(signed, at: date)
-        headers["authorization"] = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope(date)),"
-            + "SignedHeaders=\(Self.signedHeaders(headers)),Signature=\(signature)"
+        headers["authorization"] = "\(scheme.algorithm) Credential=\(credentials.accessKeyID)/\(scope(date))\(scheme.separator)"
+            + "SignedHeaders=\(Self.signedHeaders(headers))\(scheme.separator)Signature=\(signature)"
         return headers
     }
 
-    /// The hex signature of a request whose headers already hold `x-amz-date` and the rest.
+    /// The hex signature of a request whose headers already hold the date header and the rest.
     func signature(_ request: Request, at date: Date) -> String {
-        let key = signingKey(date)
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(stringToSign(request, at: date).utf8), using: key)
+        signature(request, timestamp: Self.timestamp(date))
+    }
+
+    /// The same, for the time as the date header spells it (`20130524T000000Z`): what a server that
+    /// checks a received request has.
+    public func signature(_ request: Request, timestamp: String) -> String {
+        let key = signingKey(day: String(timestamp.prefix(8)))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(stringToSign(request, timestamp: timestamp).utf8), using: key)
         return Self.hex(mac)
     }
 
@@ -91,18 +124,26 @@ public struct SigV4Signer: Sendable {
 
     /// Step 2: the algorithm, the time, the credential scope and the canonical request's hash.
     func stringToSign(_ request: Request, at date: Date) -> String {
+        stringToSign(request, timestamp: Self.timestamp(date))
+    }
+
+    private func stringToSign(_ request: Request, timestamp: String) -> String {
         let hash = Self.hex(SHA256.hash(data: Data(canonicalRequest(request).utf8)))
-        return ["AWS4-HMAC-SHA256", Self.timestamp(date), scope(date), hash].joined(separator: "\n")
+        return [scheme.algorithm, timestamp, scope(day: String(timestamp.prefix(8))), hash].joined(separator: "\n")
     }
 
     func scope(_ date: Date) -> String {
-        "\(Self.day(date))/\(region)/\(service)/aws4_request"
+        scope(day: Self.day(date))
+    }
+
+    private func scope(day: String) -> String {
+        "\(day)/\(region)/\(service)/\(scheme.terminator)"
     }
 
     /// Step 3: the key derived from the secret for this day, region and service.
-    private func signingKey(_ date: Date) -> SymmetricKey {
-        var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [Self.day(date), region, service, "aws4_request"] {
+    private func signingKey(day: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Data("\(scheme.keyPrefix)\(credentials.secretAccessKey)".utf8))
+        for part in [day, region, service, scheme.terminator] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
         return key
@@ -145,7 +186,7 @@ public struct SigV4Signer: Sendable {
     }
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        bytes.hexString
     }
 
     static func timestamp(_ date: Date) -> String {
@@ -167,4 +208,15 @@ public struct SigV4Signer: Sendable {
 extension SigV4Signer.Credentials: CustomStringConvertible {
     /// Never the secret: credentials may end up in a log line or an error message.
     public var description: String { "Credentials(accessKeyID: \(accessKeyID), secretAccessKey: <redacted>)" }
+}
+
+extension URL {
+    /// The `Host` header async-http-client sends for this URL (the port only when it is not the scheme's
+    /// default), which a signature must cover exactly as sent.
+    var hostHeader: String? {
+        guard let host = host(percentEncoded: false), !host.isEmpty else { return nil }
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme?.lowercased() == "https" ? 443 : 80
+        return port.map { $0 == defaultPort ? bracketed : "\(bracketed):\($0)" } ?? bracketed
+    }
 }

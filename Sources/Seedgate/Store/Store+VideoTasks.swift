@@ -86,11 +86,13 @@ extension Store {
     public func videoTasks(keyID: String, status: VideoStatus?, limit: Int, before cursor: String?) async throws -> TaskPage {
         try await provider.read { db in
             var query = SQLQueryString("SELECT * FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video'")
+            // The same mapping as `videoTask(from:)`: processing here but waiting upstream reads as pending.
+            let waiting = UpstreamRef.waiting.map { "'\($0)'" }.joined(separator: ", ")
             switch status {
             case .pending?:
-                query.appendInterpolation(unsafeRaw: " AND (status = 'pending' OR (status = 'processing' AND upstream_status IN ('queued', 'submitting')))")
+                query.appendInterpolation(unsafeRaw: " AND (status = 'pending' OR (status = 'processing' AND upstream_status IN (\(waiting))))")
             case .processing?:
-                query.appendInterpolation(unsafeRaw: " AND status = 'processing' AND (upstream_status IS NULL OR upstream_status NOT IN ('queued', 'submitting'))")
+                query.appendInterpolation(unsafeRaw: " AND status = 'processing' AND (upstream_status IS NULL OR upstream_status NOT IN (\(waiting)))")
             case let status?:
                 query.appendInterpolation(unsafeRaw: " AND status = "); query.appendInterpolation(bind: status.rawValue)
             case nil: break
@@ -239,7 +241,7 @@ extension Store {
             )
         }
         // A task waiting in an upstream queue is still pending to the client (upstream.md: queued -> pending).
-        if status == .processing, let upstream, upstream.status == "queued" || upstream.status == "submitting" { status = .pending }
+        if status == .processing, upstream?.isWaiting == true { status = .pending }
         return VideoTask(
             id: try row.decode(column: "id", as: String.self),
             keyID: try row.decode(column: "key_id", as: String.self),

@@ -150,7 +150,7 @@ public struct RetentionSweeper: Service {
     }
 
     public func sweep(now: Date = Date()) async throws {
-        let cutoff = now.addingTimeInterval(-Double(retention.components.seconds))
+        let cutoff = now.addingTimeInterval(-retention.seconds)
         for (id, result) in try await store.tasksToPurge(completedBefore: cutoff) {
             try await blobs.delete(key: result.videoKey)
             if let frame = result.lastFrameKey { try await blobs.delete(key: frame) }

@@ -35,6 +35,8 @@ final class FakeArk: Sendable {
         var submissions: Answer = .normal
         var queries: Answer = .normal
         var assetCalls: Answer = .normal
+        /// How the result file links (the 24 h TOS links) answer.
+        var results: Answer = .normal
         var outcome: Outcome = .succeed
         var queueTime: Duration = .milliseconds(300)
         var runTime: Duration = .milliseconds(700)
@@ -144,6 +146,7 @@ final class FakeArk: Sendable {
         }
         router.post("/") { request, _ in try await self.openAPI(request) }
         router.get("results/:name") { _, context in
+            if let failure = try await self.failure(self.state.withLock { $0.behaviour.results }) { return failure }
             let name = try context.parameters.require("name")
             let path = name.hasSuffix(".png") ? self.resultFrame : self.resultVideo
             guard let data = FileManager.default.contents(atPath: path) else { return Response(status: .notFound) }
@@ -219,7 +222,7 @@ final class FakeArk: Sendable {
             return Self.error(400, "InvalidParameter", "duration: must be 4 to 15 or -1")
         }
         let now = Int(Date().timeIntervalSince1970)
-        let id = "cgt-\(VolcengineSigner.timestamp(Date()).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
+        let id = "cgt-\(SigV4Signer.timestamp(Date()).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
         let returnLastFrame: Bool = if case .bool(true)? = body["return_last_frame"] { true } else { false }
         let task = FakeTask(id: id, model: model, status: "queued", body: text, callbackURL: body["callback_url"]?.stringValue,
                             returnLastFrame: returnLastFrame, error: nil, created: now, updated: now)
@@ -377,7 +380,7 @@ final class FakeArk: Sendable {
             guard let name = body["Name"]?.stringValue, !name.isEmpty, name.count <= 64 else {
                 return Self.openAPI(action, status: 400, error: ("InvalidParameter", "Name must be 1 to 64 characters"))
             }
-            let id = "group-\(VolcengineSigner.timestamp(now).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
+            let id = "group-\(SigV4Signer.timestamp(now).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
             state.withLock { $0.groups[id] = name }
             return Self.openAPI(action, result: .obj(["Id": .string(id)]))
         case "CreateAsset":
@@ -387,7 +390,7 @@ final class FakeArk: Sendable {
             guard let url = body["URL"]?.stringValue, url.hasPrefix("http"), let type = body["AssetType"]?.stringValue,
                   ["Image", "Video", "Audio"].contains(type)
             else { return Self.openAPI(action, status: 400, error: ("InvalidParameter", "URL and AssetType (Image, Video, Audio) are required")) }
-            let id = "asset-\(VolcengineSigner.timestamp(now).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
+            let id = "asset-\(SigV4Signer.timestamp(now).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
             let asset = FakeAsset(id: id, groupID: group, url: url, type: type, name: body["Name"]?.stringValue ?? "", created: now,
                                   fails: url.contains("reject"))
             state.withLock { $0.assets[id] = asset }
@@ -419,14 +422,15 @@ final class FakeArk: Sendable {
         guard let authorization = header("Authorization"), let date = header("X-Date"), let bodyHash = header("X-Content-Sha256"),
               let host = request.head.authority ?? header("Host"), let contentType = header("Content-Type")
         else { return "missing Authorization, X-Date, X-Content-Sha256, Host or Content-Type" }
-        guard bodyHash == SHA256.hash(data: body).map({ String(format: "%02x", $0) }).joined() else { return "X-Content-Sha256 does not match the body" }
-        let prefix = "HMAC-SHA256 Credential=\(accessKey)/\(date.prefix(8))/\(region)/ark/request, SignedHeaders=\(VolcengineSigner.signedHeaders), Signature="
+        guard bodyHash == SHA256.hash(data: body).hexString else { return "X-Content-Sha256 does not match the body" }
+        let prefix = "HMAC-SHA256 Credential=\(accessKey)/\(date.prefix(8))/\(region)/ark/request, SignedHeaders=content-type;host;x-content-sha256;x-date, Signature="
         guard authorization.hasPrefix(prefix) else { return "unknown access key or malformed credential scope" }
-        let query = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
-        let expected = VolcengineSigner(accessKey: accessKey, secretKey: secretKey, region: region).signature(
-            method: request.method.rawValue, host: host, path: request.uri.path, query: query, contentType: contentType,
-            bodyHash: bodyHash, timestamp: date
-        )
+        let query = request.uri.queryParameters.map { (name: String($0.key), value: String($0.value)) }
+        let signer = SigV4Signer(credentials: .init(accessKeyID: accessKey, secretAccessKey: secretKey), region: region, service: "ark", scheme: .volcengine)
+        let expected = signer.signature(.init(
+            method: request.method.rawValue, path: request.uri.path, query: query,
+            headers: ["content-type": contentType, "host": host, "x-content-sha256": bodyHash, "x-date": date], payloadHash: bodyHash
+        ), timestamp: date)
         return String(authorization.dropFirst(prefix.count)) == expected ? nil : "the request signature does not match"
     }
 }

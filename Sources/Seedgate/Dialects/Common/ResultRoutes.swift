@@ -16,9 +16,9 @@ public struct ResultLinks: Sendable {
     }
 
     func link(for key: String, completedAt: Date?, now: Date = Date()) -> (url: String, expiresAt: Int64) {
-        var expires = now.addingTimeInterval(Double(ttl.components.seconds))
+        var expires = now.addingTimeInterval(ttl.seconds)
         if let completedAt {
-            expires = min(expires, completedAt.addingTimeInterval(Double(retention.components.seconds)))
+            expires = min(expires, completedAt.addingTimeInterval(retention.seconds))
         }
         return (signer.url(for: key, expires: expires), Int64(expires.timeIntervalSince1970))
     }

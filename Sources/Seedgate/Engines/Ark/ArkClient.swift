@@ -67,13 +67,13 @@ public struct ArkClient: Sendable {
     }
 
     public func task(id: String) async throws(ArkError) -> ArkTask {
-        try ArkTask(json: try await call(.GET, "/contents/generations/tasks/\(VolcengineSigner.encode(id))"))
+        try ArkTask(json: try await call(.GET, "/contents/generations/tasks/\(SigV4Signer.encode(id))"))
     }
 
     /// Up to `ids.count` tasks in one call, through the list endpoint's `filter.task_ids`.
     public func tasks(ids: [String]) async throws(ArkError) -> [ArkTask] {
         var query = "page_num=1&page_size=\(max(1, ids.count))"
-        for id in ids { query += "&filter.task_ids=\(VolcengineSigner.encode(id))" }
+        for id in ids { query += "&filter.task_ids=\(SigV4Signer.encode(id))" }
         let json = try await call(.GET, "/contents/generations/tasks?\(query)")
         var tasks: [ArkTask] = []
         for item in json["items"]?.arrayValue ?? [] { tasks.append(try ArkTask(json: item)) }
@@ -82,7 +82,7 @@ public struct ArkClient: Sendable {
 
     /// `DELETE /contents/generations/tasks/{id}`: cancels a queued task.
     public func cancelTask(id: String) async throws(ArkError) {
-        _ = try await call(.DELETE, "/contents/generations/tasks/\(VolcengineSigner.encode(id))")
+        _ = try await call(.DELETE, "/contents/generations/tasks/\(SigV4Signer.encode(id))")
     }
 
     private func call(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws(ArkError) -> JSONValue {
@@ -108,22 +108,22 @@ public struct ArkClient: Sendable {
 
     /// One OpenAPI action, e.g. `CreateAsset`; returns its `Result`.
     public func assetAction(_ action: String, _ body: JSONOut, now: Date = Date()) async throws(ArkError) -> JSONValue {
-        guard let assets = channel.assets, let base = URL(string: assets.openapiURL), let host = base.host() else {
+        guard let assets = channel.assets, let base = URL(string: assets.openapiURL), let hostHeader = base.hostHeader else {
             throw .rejected(status: 0, code: "NoAssetCredentials", message: "channel \(channel.name) has no asset library credentials")
         }
-        let query = [("Action", action), ("Version", "2024-01-01")]
         let data = Data(body.serialized().utf8)
-        // What async-http-client sends as Host: the port only when it is not the scheme's default.
-        let defaultPort = base.scheme == "https" ? 443 : 80
-        let hostHeader = base.port.flatMap { $0 == defaultPort ? nil : "\(host):\($0)" } ?? host
-        let path = base.path.isEmpty ? "/" : base.path
-        let signer = VolcengineSigner(accessKey: assets.accessKey, secretKey: assets.secretKey, region: assets.region)
+        let signer = SigV4Signer(
+            credentials: .init(accessKeyID: assets.accessKey, secretAccessKey: assets.secretKey), region: assets.region,
+            service: "ark", scheme: .volcengine
+        )
+        let signed = signer.sign(.init(
+            method: "POST", path: base.path.isEmpty ? "/" : base.path, query: [("Action", action), ("Version", "2024-01-01")],
+            headers: ["content-type": "application/json", "host": hostHeader], payloadHash: SigV4Signer.payloadHash(data)
+        ), at: now)
         var request = HTTPClientRequest(url: "\(assets.openapiURL)\(base.path.isEmpty ? "/" : "")?Action=\(action)&Version=2024-01-01")
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        for (name, value) in signer.headers(method: "POST", host: hostHeader, path: path, query: query, contentType: "application/json", body: data, date: now) {
-            request.headers.add(name: name, value: value)
-        }
+        // Host is async-http-client's to send; it is the value signed above.
+        for (name, value) in signed where name != "host" { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(data: data))
         let (status, json, retryAfter) = try await send(request)
         let error = json["ResponseMetadata"]?["Error"]

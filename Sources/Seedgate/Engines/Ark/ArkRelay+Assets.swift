@@ -120,7 +120,8 @@ extension ArkRelay {
                                 message: "the upstream asset library did not finish reviewing within \(settings.assetReviewLimit.components.seconds) s"))
     }
 
-    /// The outcome of one upstream call as a value.
+    /// The outcome of one upstream call as a value. (Catching `ArkError.unavailable(...)` by pattern
+    /// around a typed-throws call crashed the Swift 6.3 compiler; a `Result` switch does not.)
     static func attempt<T: Sendable>(_ call: () async throws(ArkError) -> T) async -> Result<T, ArkError> {
         do throws(ArkError) { return .success(try await call()) } catch { return .failure(error) }
     }

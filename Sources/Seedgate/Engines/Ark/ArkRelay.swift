@@ -5,8 +5,9 @@ import Synchronization
 
 /// How upstream work is paced and bounded.
 public struct UpstreamSettings: Sendable {
-    /// Whether upstream is given a per-task `callback_url` (it must be able to reach our public URL).
-    public var callbacks = false
+    /// Whether upstream is given a per-task `callback_url` (it must be able to reach our public URL);
+    /// nil means yes when a public URL is set.
+    public var callbacks: Bool?
     /// A task not finished upstream this long after submission is failed with `deadline_exceeded`.
     public var deadline: Duration = .seconds(6 * 3600)
     /// The first status check comes this soon after submission; later ones back off to 12x this.
@@ -92,19 +93,18 @@ public struct ArkRelay: Sendable {
             return .failed(Failure(code: "upstream_unconfirmed",
                                    message: "the server stopped while submitting this task upstream; it was not sent again, so it cannot run twice"))
         }
-        let assetIDs = Array(Set((task.request.images + task.request.videos + task.request.audios).compactMap(\.assetID)))
+        let assetIDs = task.request.assetIDs
         let bindings = try await store.activeBindings(assetIDs: assetIDs)
         let eligible = { (channel: Channel) in channel.kind == .local || assetIDs.allSatisfy { bindings[$0]?[channel.name] != nil } }
-        let (ready, busy) = router.candidates(for: task.request.model, inFlight: try await store.inFlightByChannel(), eligible: eligible)
-        if ready.isEmpty {
-            if busy {
-                let capacityOnly = router.channels.contains { $0.serves(task.request.model) && eligible($0) && !router.isCooling($0.name) }
-                return .deferred(reason: "every channel for \(task.request.model.rawValue) is busy or cooling down", counts: !capacityOnly)
-            }
-            return .failed(Self.noChannel(for: task.request, assetIDs: assetIDs))
+        let candidates = router.candidates(for: task.request.model, inFlight: try await store.inFlightByChannel(), eligible: eligible)
+        switch candidates.blocked {
+        case .capacity?: return .deferred(reason: "every channel for \(task.request.model.rawValue) is at its in-flight limit", counts: false)
+        case .cooling?: return .deferred(reason: "every channel for \(task.request.model.rawValue) is cooling down after errors", counts: true)
+        case nil where candidates.ready.isEmpty: return .failed(Self.noChannel(for: task.request, assetIDs: assetIDs))
+        case nil: break
         }
         var lastError = ""
-        for channel in ready {
+        for channel in candidates.ready {
             guard channel.kind == .ark, let client = clients[channel.name], let model = channel.models[task.request.model.rawValue] else {
                 return .local
             }
@@ -113,7 +113,7 @@ public struct ArkRelay: Sendable {
             let rewrites = assetIDs.reduce(into: [String: String]()) { $0[$1] = bindings[$1]?[channel.name] }
             let body = ArkGeneration.body(
                 for: task, upstreamModel: model, assets: rewrites,
-                callbackURL: settings.callbacks ? callbackBase.url.map { "\($0)/upstream/ark/\(task.id)/\(token)" } : nil,
+                callbackURL: settings.callbacks == true ? callbackBase.url.map { "\($0)/upstream/ark/\(task.id)/\(token)" } : nil,
                 expiresAfter: Int(settings.deadline.components.seconds)
             )
             await router.pace(channel.name)
@@ -163,8 +163,8 @@ public struct ArkRelay: Sendable {
 
     /// Whether a request can be routed at all (checked at submission, so a hopeless task is refused
     /// before it is stored).
-    public func check(_ request: GenerationRequest) async throws {
-        let assetIDs = Array(Set((request.images + request.videos + request.audios).compactMap(\.assetID)))
+    public func checkRoutable(_ request: GenerationRequest) async throws {
+        let assetIDs = request.assetIDs
         let serving = router.channels.filter { $0.serves(request.model) }
         guard !serving.isEmpty else {
             throw SeedgateError.invalid("model", "no channel serves '\(request.model.rawValue)' on this gateway", code: "model_not_available")
@@ -173,7 +173,7 @@ public struct ArkRelay: Sendable {
         let bindings = try await store.activeBindings(assetIDs: assetIDs)
         guard serving.contains(where: { channel in assetIDs.allSatisfy { bindings[$0]?[channel.name] != nil } }) else {
             let failure = Self.noChannel(for: request, assetIDs: assetIDs)
-            let field = (request.images + request.videos + request.audios).first { $0.assetID != nil }?.field ?? "image_urls"
+            let field = request.inputs.first { $0.input.assetID != nil }?.input.field ?? "image_urls"
             throw SeedgateError(.invalidRequest, code: failure.code, message: "\(field): \(failure.message)", param: field)
         }
     }
@@ -322,7 +322,8 @@ public struct ArkRelay: Sendable {
             logger.warning("could not copy an upstream result", metadata: ["task": "\(task.id)", "error": "\(error.message)", "failures": "\(failures)"])
             // `attempts` counts the submission's claim too: five copies are tried in all.
             if failures > 5 || error.code == "result_unavailable" {
-                await finish(task, owner: owner, .failure(error))
+                let reason = error.code == "result_unavailable" ? error.message : "could not copy upstream's result: \(error.message)"
+                await finish(task, owner: owner, .failure(Failure(code: "result_unavailable", message: reason)))
             } else {
                 try? await store.reschedulePoll(task: task, owner: owner, upstreamStatus: "succeeded", progress: 99,
                                                 next: Date().addingTimeInterval(settings.pollDelay(after: failures).seconds))
@@ -363,9 +364,4 @@ public struct ArkRelay: Sendable {
             }
         }
     }
-}
-
-extension Duration {
-    /// As a `TimeInterval`.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
