@@ -119,6 +119,7 @@ struct CrashTests {
             let totals = try await store.ledgerTotals(keyID: key.id)
             #expect(totals.balance == 1_000_000 - 264 * Int64(completedRenders[n]), "key \(n)")
             #expect(totals.ledgerBalance == totals.balance && totals.held == 0 && totals.ledgerHeld == 0, "key \(n)")
+            #expect(totals.inFlight == 0 && totals.unfinished == 0, "key \(n)")
         }
         let charges = try await store.provider.read { db in
             try await db.raw("SELECT COUNT(*) AS n, COUNT(DISTINCT ref) AS refs FROM ledger WHERE kind = 'charge'").first().map {

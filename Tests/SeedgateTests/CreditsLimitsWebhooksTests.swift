@@ -130,6 +130,7 @@ struct CreditsTests {
                 let totals = try await gw.store.ledgerTotals(keyID: key.id)
                 #expect(totals.balance == key.start - charged[n], "key \(n)")
                 #expect(totals.ledgerBalance == totals.balance && totals.held == 0 && totals.ledgerHeld == 0, "key \(n)")
+                #expect(totals.inFlight == 0 && totals.unfinished == 0, "key \(n)")
             }
             let ledger = try await gw.store.provider.read { db in
                 try await db.raw("""
@@ -181,7 +182,13 @@ struct LimitsTests {
             #expect(second.status == 429 && second.body["error"]["code"].string == "too_many_tasks_in_flight" && second.headers[.retryAfter] == "5")
             #expect(try await gw.store.setLimits(keyID: key.id, rpm: nil, maxInFlight: 2))
             _ = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "b", "duration": 4}"#, key: secret)
+            let third = try await gw.post("/v1/videos/generations", key: secret, #"{"model": "doubao-seedance-2.0", "prompt": "c", "duration": 4}"#)
+            #expect(third.status == 429)
+            // A cancelled (or, on a fast machine, finished) task no longer counts: the next submission fits again.
             _ = try await gw.post("/v1/tasks/\(first)/cancel", key: secret, "")
+            _ = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "c", "duration": 4}"#, key: secret)
+            let totals = try await gw.store.ledgerTotals(keyID: key.id)
+            #expect(totals.inFlight == totals.unfinished && totals.inFlight <= 2)
         }
     }
 }

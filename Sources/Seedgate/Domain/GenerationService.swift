@@ -62,10 +62,6 @@ public struct GenerationService: Sendable {
         }
     }
 
-    public func task(key: APIKey, id: String) async throws -> VideoTask? {
-        try await store.videoTask(id: id, keyID: key.id)
-    }
-
     public func list(key: APIKey, status: String?, limit: String?, cursor: String?) async throws -> TaskPage {
         var filter: VideoStatus?
         if let status {

@@ -181,6 +181,16 @@ enum Migrations {
             )
             """,
         ],
+        // 6: each key's count of unfinished video tasks, kept with its hold so a submission checks its
+        // limit without counting the key's tasks
+        [
+            "ALTER TABLE api_keys ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
+            """
+            UPDATE api_keys SET in_flight = (
+                SELECT COUNT(*) FROM tasks WHERE tasks.key_id = api_keys.id AND tasks.kind = 'video' AND tasks.status IN ('pending', 'processing')
+            )
+            """,
+        ],
     ]
 
     static func apply(on provider: any DatabaseProvider) async throws {

@@ -27,36 +27,53 @@ extension Store {
     }
 
     /// Holds `amount` for `ref` if the key has that much available; otherwise 402 with the numbers.
-    static func placeHold(_ db: any SQLDatabase, keyID: String, ref: String, amount: Int64, what: String) async throws {
-        guard amount > 0 else { return }
+    /// With `inFlightLimit`, `ref` is a video task: it is also counted into the key's `in_flight` tasks
+    /// (in the same statement), or refused with 429 when the key already has that many.
+    static func placeHold(_ db: any SQLDatabase, keyID: String, ref: String, amount: Int64, what: String, inFlightLimit: Int? = nil) async throws {
+        let counted = inFlightLimit == nil ? 0 : 1
+        guard amount > 0 || counted > 0 else { return }
+        let limit = Int64(clamping: inFlightLimit ?? .max)
         let updated = try await db.raw("""
-            UPDATE api_keys SET held = held + \(bind: amount)
-            WHERE id = \(bind: keyID) AND balance - held >= \(bind: amount) RETURNING id
+            UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)
+            WHERE id = \(bind: keyID) AND balance - held >= \(bind: amount) AND in_flight + \(bind: counted) <= \(bind: limit) RETURNING id
             """).all()
         guard !updated.isEmpty else {
-            let row = try await db.raw("SELECT balance, held FROM api_keys WHERE id = \(bind: keyID)").first()
+            let row = try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
             let balance = try row?.decode(column: "balance", as: Int64.self) ?? 0
             let held = try row?.decode(column: "held", as: Int64.self) ?? 0
+            let inFlight = try row?.decode(column: "in_flight", as: Int64.self) ?? 0
+            if inFlight + Int64(counted) > limit {
+                throw SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
+                                    message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
+            }
             throw SeedgateError(
                 .insufficientCredits, code: "insufficient_credits",
                 message: "\(what) costs up to \(amount) credits; available balance is \(balance - held) credits (balance \(balance), held \(held))"
             )
         }
-        try await insertLedger(db, keyID: keyID, kind: "hold", balance: 0, held: amount, ref: ref, note: nil)
+        if amount > 0 {
+            try await insertLedger(db, keyID: keyID, kind: "hold", balance: 0, held: amount, ref: ref, note: nil)
+        }
     }
 
-    /// Charges `cost` and gives back the rest of the hold for `ref`.
+    /// A video task has finished well: charges `cost`, gives back the rest of the hold for `ref`, and
+    /// counts the task out of the key's `in_flight` tasks.
     static func settle(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64, cost: Int64) async throws {
-        guard hold > 0 || cost > 0 else { return }
-        try await insertLedger(db, keyID: keyID, kind: "charge", balance: -cost, held: -hold, ref: ref, note: nil)
-        try await db.raw("UPDATE api_keys SET balance = balance - \(bind: cost), held = held - \(bind: hold) WHERE id = \(bind: keyID)").run()
+        if hold > 0 || cost > 0 {
+            try await insertLedger(db, keyID: keyID, kind: "charge", balance: -cost, held: -hold, ref: ref, note: nil)
+        }
+        try await db.raw("""
+            UPDATE api_keys SET balance = balance - \(bind: cost), held = held - \(bind: hold), in_flight = in_flight - 1 WHERE id = \(bind: keyID)
+            """).run()
     }
 
-    /// Gives back the whole hold for `ref`: failures, cancellations and expiries cost nothing.
+    /// A video task failed, was cancelled or expired: gives back the whole hold for `ref` (those cost
+    /// nothing) and counts the task out of the key's `in_flight` tasks.
     static func release(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64) async throws {
-        guard hold > 0 else { return }
-        try await insertLedger(db, keyID: keyID, kind: "release", balance: 0, held: -hold, ref: ref, note: nil)
-        try await db.raw("UPDATE api_keys SET held = held - \(bind: hold) WHERE id = \(bind: keyID)").run()
+        if hold > 0 {
+            try await insertLedger(db, keyID: keyID, kind: "release", balance: 0, held: -hold, ref: ref, note: nil)
+        }
+        try await db.raw("UPDATE api_keys SET held = held - \(bind: hold), in_flight = in_flight - 1 WHERE id = \(bind: keyID)").run()
     }
 
     private static func insertLedger(_ db: any SQLDatabase, keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?) async throws {
@@ -99,15 +116,21 @@ extension Store {
         }
     }
 
-    /// The ledger's sums and the key's columns, for checking that they agree.
-    public func ledgerTotals(keyID: String) async throws -> (balance: Int64, held: Int64, ledgerBalance: Int64, ledgerHeld: Int64) {
+    /// The ledger's sums and the key's columns, for checking that they agree; and the key's `in_flight`
+    /// count next to its unfinished video tasks counted one by one.
+    public func ledgerTotals(keyID: String) async throws
+        -> (balance: Int64, held: Int64, ledgerBalance: Int64, ledgerHeld: Int64, inFlight: Int64, unfinished: Int64) {
         try await provider.read { db in
-            let key = try await db.raw("SELECT balance, held FROM api_keys WHERE id = \(bind: keyID)").first()
+            let key = try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
             let sums = try await db.raw("""
                 SELECT CAST(COALESCE(SUM(balance_delta), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(held_delta), 0) AS BIGINT) AS h FROM ledger WHERE key_id = \(bind: keyID)
                 """).first()
+            let unfinished = try await db.raw("""
+                SELECT COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
+                """).first()?.decode(column: "n", as: Int64.self) ?? 0
             return (try key?.decode(column: "balance", as: Int64.self) ?? 0, try key?.decode(column: "held", as: Int64.self) ?? 0,
-                    try sums?.decode(column: "b", as: Int64.self) ?? 0, try sums?.decode(column: "h", as: Int64.self) ?? 0)
+                    try sums?.decode(column: "b", as: Int64.self) ?? 0, try sums?.decode(column: "h", as: Int64.self) ?? 0,
+                    try key?.decode(column: "in_flight", as: Int64.self) ?? 0, unfinished)
         }
     }
 

@@ -48,20 +48,14 @@ extension Store {
                     try await db.raw("DELETE FROM idempotency_keys WHERE key_id = \(bind: keyID) AND idempotency_key = \(bind: idempotency.key)").run()
                 }
             }
-            let inFlight = try await db.raw("""
-                SELECT COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
-                """).first()?.decode(column: "n", as: Int.self) ?? 0
-            if inFlight >= maxInFlight {
-                throw SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
-                                    message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
-            }
             let id = Identifiers.task(at: now)
             try await db.raw("""
                 INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url)
                 VALUES (\(bind: id), \(bind: keyID), 'video', \(bind: Clock.millis(now)), 'pending', \(bind: request.model.rawValue),
                         \(bind: requestJSON), 0, \(bind: seed), \(bind: hold), \(bind: request.callbackURL))
                 """).run()
-            try await Self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: "this \(request.duration) s \(request.resolution) video")
+            try await Self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: "this \(request.duration) s \(request.resolution) video",
+                                     inFlightLimit: maxInFlight)
             if let idempotency {
                 try await db.raw("""
                     INSERT INTO idempotency_keys (key_id, idempotency_key, body_hash, task_id, created_at)

@@ -43,7 +43,7 @@ extension Store {
                     ORDER BY next_attempt_at LIMIT 1\(unsafeRaw: skipLocked)
                 )
                 RETURNING *
-                """).first().map(Self.delivery(from:))
+                """).first().map { try Self.delivery(from: $0) }
         }
     }
 
@@ -64,18 +64,38 @@ extension Store {
 
     public func webhookDelivery(taskID: String) async throws -> WebhookDelivery? {
         try await provider.read { db in
-            try await db.raw("SELECT * FROM webhook_deliveries WHERE task_id = \(bind: taskID)").first().map(Self.delivery(from:))
+            try await db.raw("SELECT * FROM webhook_deliveries WHERE task_id = \(bind: taskID)").first().map { try Self.delivery(from: $0) }
         }
     }
 
-    static func delivery(from row: any SQLRow) throws -> WebhookDelivery {
-        WebhookDelivery(
-            id: try row.decode(column: "id", as: String.self), keyID: try row.decode(column: "key_id", as: String.self),
-            taskID: try row.decode(column: "task_id", as: String.self), url: try row.decode(column: "url", as: String.self),
-            status: try row.decode(column: "status", as: String.self), attempts: try row.decode(column: "attempts", as: Int.self),
-            lastStatusCode: try row.decode(column: "last_status_code", as: Int?.self), lastError: try row.decode(column: "last_error", as: String?.self),
-            nextAttemptAt: Clock.date(try row.decode(column: "next_attempt_at", as: Int64.self)),
-            deliveredAt: try row.decode(column: "delivered_at", as: Int64?.self).map(Clock.date)
+    /// A video task with its webhook's delivery state, in one query: what a task poll shows.
+    public func videoTaskWithWebhook(id: String, keyID: String) async throws -> (task: VideoTask, webhook: WebhookDelivery?)? {
+        try await provider.read { db in
+            guard let row = try await db.raw("""
+                SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
+                WHERE t.id = \(bind: id) AND t.key_id = \(bind: keyID) AND t.kind = 'video'
+                """).first()
+            else { return nil }
+            let hasWebhook = try !row.decodeNil(column: "webhook_id")
+            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
+        }
+    }
+
+    private static let prefixedDeliveryColumns = [
+        "id", "key_id", "task_id", "url", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "delivered_at",
+    ].map { "w.\($0) AS webhook_\($0)" }.joined(separator: ", ")
+
+    /// A delivery from its row; `prefix` is put before each column's name, for rows where they are aliased.
+    static func delivery(from row: any SQLRow, prefix: String = "") throws -> WebhookDelivery {
+        func column(_ name: String) -> String { prefix.isEmpty ? name : prefix + name }
+        return WebhookDelivery(
+            id: try row.decode(column: column("id"), as: String.self), keyID: try row.decode(column: column("key_id"), as: String.self),
+            taskID: try row.decode(column: column("task_id"), as: String.self), url: try row.decode(column: column("url"), as: String.self),
+            status: try row.decode(column: column("status"), as: String.self), attempts: try row.decode(column: column("attempts"), as: Int.self),
+            lastStatusCode: try row.decode(column: column("last_status_code"), as: Int?.self),
+            lastError: try row.decode(column: column("last_error"), as: String?.self),
+            nextAttemptAt: Clock.date(try row.decode(column: column("next_attempt_at"), as: Int64.self)),
+            deliveredAt: try row.decode(column: column("delivered_at"), as: Int64?.self).map(Clock.date)
         )
     }
 }

@@ -37,8 +37,7 @@ struct ApimartGenerationRoutes {
         }
         group.get("tasks/:id") { _, context in
             let id = try context.parameters.require("id")
-            if let task = try await generation.task(key: context.key, id: id) {
-                let webhook = try await store.webhookDelivery(taskID: id)
+            if let (task, webhook) = try await store.videoTaskWithWebhook(id: id, keyID: context.key.id) {
                 return WireJSON.response(Apimart.envelope(Apimart.videoTask(task, links: results, webhook: webhook)))
             }
             if let task = try await assets.reviewTask(key: context.key, id: id) {

@@ -30,13 +30,23 @@ struct AuthMiddleware: RouterMiddleware {
     static func secret(from headers: HTTPFields) -> String? {
         if let authorization = headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return parts[1].trimmingCharacters(in: .whitespaces)
+            if parts.count == 2, parts[0].utf8.count == 6, parts[0].lowercased() == "bearer" {
+                return trimmed(parts[1])
             }
         }
-        if let name = HTTPField.Name("x-api-key"), let key = headers[name] {
-            return key.trimmingCharacters(in: .whitespaces)
+        if let key = headers[xAPIKey] {
+            return trimmed(Substring(key))
         }
         return nil
+    }
+
+    private static let xAPIKey = HTTPField.Name("x-api-key")!
+
+    /// Without spaces and tabs at either end.
+    private static func trimmed(_ text: Substring) -> String {
+        var text = text
+        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
+        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
+        return String(text)
     }
 }
