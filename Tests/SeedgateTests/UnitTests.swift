@@ -96,6 +96,7 @@ struct WireTests {
     func serialization() {
         let value: JSONOut = .obj(["z": 1, "a": .string("asset://x/y"), "m": nil, "q": .string("\"\\\n\u{1}é中"), "n": .null, "arr": .array([true, 2.5 == 2.5 ? .double(2.5) : .null])])
         #expect(value.serialized() == #"{"z":1,"a":"asset://x/y","q":"\"\\\n\u0001é中","n":null,"arr":[true,2.5]}"#)
+        #expect(JSONOut.string("a\u{2028}b\u{2029}\r\t\u{1f}🎬").serialized() == #""a\u2028b\u2029\r\t\u001f🎬""#)
     }
 
     @Test("task ids are task_ + a time-ordered ULID; asset and group ids look like upstream's")
@@ -107,6 +108,62 @@ struct WireTests {
         #expect(Identifiers.asset(at: Date(timeIntervalSince1970: 1_773_817_809)).hasPrefix("asset-20260318071009-"))
         #expect(Identifiers.group().wholeMatch(of: #/group-\d{14}-[a-z0-9]{8}/#) != nil)
         #expect(Set((0..<1000).map { _ in Identifiers.random(8) }).count == 1000)
+    }
+
+    /// Foundation's JSONSerialization as the independent judge of what each text means. Numbers are
+    /// compared by value (as doubles): which of the two cases holds a whole number is the parser's choice.
+    static func foundationValue(_ any: Any) -> JSONValue {
+        switch any {
+        case is NSNull: return .null
+        case let number as NSNumber:
+            if String(cString: number.objCType) == "c" { return .bool(number.boolValue) }
+            return .number(number.doubleValue)
+        case let string as String: return .string(string)
+        case let array as [Any]: return .array(array.map(foundationValue))
+        case let object as [String: Any]: return .object(object.mapValues(foundationValue))
+        default: return .string("unexpected \(type(of: any))")
+        }
+    }
+
+    @Test("the JSON parser reads what JSONSerialization reads, and refuses what it refuses", arguments: [
+        #"{"a": 1, "b": -0.5, "c": 1e3, "d": "x\"y\\z\/\n\t\u00e9\ud83d\ude00", "e": [true, false, null, {}], "f": []}"#,
+        #"  [1, 2.25, -7, 9223372036854775807, 12345678901234567890, "中文 🎬"]  "#,
+        #"{"nested": {"deeper": [[[{"k": "v"}]]]}}"#, #""just a string""#, "0", "2.5", "[1E-2, 2e+2]",
+        #"[1 2]"#, #"{"a" 1}"#, "01", "1.", ".5", "-", "+1", #""\x""#, "[", "tru", "nul", #"{"a": 1} x"#, "",
+    ])
+    func parser(_ text: String) {
+        let data = Data(text.utf8)
+        let expected = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])).map(Self.foundationValue)
+        let parsed = (try? JSONValue.parse(data)).map(Self.numbersAsDoubles)
+        #expect(parsed == expected, "\(text)")
+    }
+
+    static func numbersAsDoubles(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .integer(let integer): .number(Double(integer))
+        case .array(let items): .array(items.map(numbersAsDoubles))
+        case .object(let fields): .object(fields.mapValues(numbersAsDoubles))
+        default: value
+        }
+    }
+
+    @Test("the JSON parser's own rules: whole numbers are integers, the last repeated key counts; raw control characters, lone surrogates and trailing commas are refused")
+    func parserRules() throws {
+        #expect(try JSONValue.parse(Data(#"[7, -7, 7.5, 1e2]"#.utf8)) == .array([.integer(7), .integer(-7), .number(7.5), .number(100)]))
+        #expect(try JSONValue.parse(Data(#"{"k": 1, "k": 2}"#.utf8)) == .object(["k": .integer(2)]))
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data("\"a\tb\"".utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(#""\ud83d""#.utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(#""\ude00""#.utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data([0x22, 0xff, 0x22])) }
+        // RFC 8259 has no trailing commas (JSONSerialization lets one pass in an object).
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(#"{"a": 1,}"#.utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data(#"[1,]"#.utf8)) }
+    }
+
+    @Test("JSON nested deeper than 128 levels is refused, not followed down the stack")
+    func parserDepth() {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)) }
+        #expect((try? JSONValue.parse(Data((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8))) != nil)
     }
 
     @Test("field reader names the path of the field")

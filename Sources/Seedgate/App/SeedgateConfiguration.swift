@@ -65,7 +65,7 @@ public struct SeedgateConfiguration: Sendable {
     public var databasePath: String { "\(dataDirectory)/seedgate.sqlite" }
 
     /// Opens the configured store: PostgreSQL when a database URL is set, else SQLite in the data dir.
-    public func openDatabase(logger: Logger, sqliteReaders: Int = 3) async throws -> any DatabaseProvider {
+    public func openDatabase(logger: Logger, sqliteReaders: Int = 8) async throws -> any DatabaseProvider {
         if let databaseURL {
             return try PostgresProvider(url: databaseURL, logger: logger)
         }

@@ -39,7 +39,7 @@ public enum ChannelsFile {
     }
 
     public static func parse(_ data: Data, environment: [String: String], source: String = "channels file") throws -> [Channel] {
-        guard case .object(let root)? = try? JSONDecoder().decode(JSONValue.self, from: data),
+        guard case .object(let root)? = try? JSONValue.parse(data),
               case .array(let list)? = root["channels"]
         else {
             throw ConfigurationError("\(source): must be a JSON object with a \"channels\" array")

@@ -1,5 +1,24 @@
 import Foundation
 import SQLKit
+import Synchronization
+
+/// Stored requests, decoded, by their JSON text. A task's request never changes and clients poll the
+/// same task many times; decoding it again each time was a sixth of a task read's work. Keyed by the
+/// text itself, an entry cannot go stale; the cache starts over when full.
+enum StoredRequests {
+    private static let cache = Mutex<[String: GenerationRequest]>([:])
+    static let limit = 2048
+
+    static func decode(_ json: String) throws -> GenerationRequest {
+        if let hit = cache.withLock({ $0[json] }) { return hit }
+        let request = try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8))
+        cache.withLock { cache in
+            if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
+            cache[json] = request
+        }
+        return request
+    }
+}
 
 /// An `Idempotency-Key` header and the hash of the body it came with.
 public struct IdempotencyClaim: Sendable {
@@ -219,7 +238,7 @@ extension Store {
 
     static func videoTask(from row: any SQLRow) throws -> VideoTask {
         let requestJSON = try row.decode(column: "request", as: String.self)
-        let request = try JSONDecoder().decode(GenerationRequest.self, from: Data(requestJSON.utf8))
+        let request = try StoredRequests.decode(requestJSON)
         let resultJSON = try row.decode(column: "result", as: String?.self)
         let purged = try row.decode(column: "purged_at", as: Int64?.self) != nil
         let code = try row.decode(column: "error_code", as: String?.self)

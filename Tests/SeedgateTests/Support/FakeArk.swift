@@ -189,7 +189,7 @@ final class FakeArk: Sendable {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
         if let failure = try await failure(state.withLock { $0.behaviour.submissions }) { return failure }
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
-        guard case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+        guard case .object(let body)? = try? JSONValue.parse(Data(text.utf8)) else {
             return Self.error(400, "InvalidParameter", "the request body is not a JSON object")
         }
         guard let model = body["model"]?.stringValue, Self.models.contains(model) else {
@@ -371,7 +371,7 @@ final class FakeArk: Sendable {
         case .rateLimited: return Self.openAPI(action, status: 429, error: ("RateLimitExceeded", "too many requests"))
         case .hang: try await Task.sleep(for: .seconds(60))
         }
-        guard case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard case .object(let body)? = try? JSONValue.parse(data) else {
             return Self.openAPI(action, status: 400, error: ("InvalidParameter", "the body is not a JSON object"))
         }
         let now = Date()

@@ -4,7 +4,7 @@ import NIOCore
 
 /// A parsed JSON document. Request bodies are read through this rather than `Decodable` wire
 /// structs so that every error names the exact field and the rule it breaks.
-public indirect enum JSONValue: Sendable, Equatable, Decodable {
+public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -12,17 +12,6 @@ public indirect enum JSONValue: Sendable, Equatable, Decodable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .integer(i) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
 
     var typeName: String {
         switch self {
@@ -52,7 +41,7 @@ public struct JSONFields: Sendable {
         guard !data.isEmpty else {
             throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body is empty; send a JSON object")
         }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard let value = try? JSONValue.parse(data) else {
             throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body is not valid JSON")
         }
         guard case .object(let object) = value else {

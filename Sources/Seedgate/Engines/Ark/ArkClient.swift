@@ -149,7 +149,7 @@ public struct ArkClient: Sendable {
         } catch {
             throw .unavailable("\(channel.name): \(MediaFetcher.describe(error))")
         }
-        let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))) ?? .null
+        let json = (try? JSONValue.parse(Data(buffer: body))) ?? .null
         let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init)
         return (Int(response.status.code), json, retryAfter)
     }
