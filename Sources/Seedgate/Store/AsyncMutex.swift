@@ -12,6 +12,9 @@ actor AsyncMutex {
         await withCheckedContinuation { waiters.append($0) }
     }
 
+    /// Whether anyone is queued for the lock (only meaningful to its holder).
+    var hasWaiters: Bool { !waiters.isEmpty }
+
     func unlock() {
         if waiters.isEmpty {
             locked = false
