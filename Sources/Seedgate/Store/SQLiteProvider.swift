@@ -94,32 +94,32 @@ public final class SQLiteProvider: DatabaseProvider {
             // BEGIN failed, or the transaction broke under us: everyone in it hears so.
             try? await control(database, "ROLLBACK")
             finish(.failure(error))
-            await writeLock.unlock()
+            writeLock.unlock()
             throw error
         }
         let members = batch.withLock { batch in
             batch.members += 1
             return batch.members
         }
-        if members < Self.maxBatch, await writeLock.hasWaiters {
+        if members < Self.maxBatch, writeLock.hasWaiters {
             // Someone is next: they join this transaction, and whoever is last commits.
             guard case .success(let value) = outcome else {
-                await writeLock.unlock()
+                writeLock.unlock()
                 return try outcome.get()
             }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 batch.withLock { $0.awaitingCommit.append(continuation) }
-                Task { await writeLock.unlock() }
+                writeLock.unlock()
             }
             return value
         }
         do {
             try await commit(database)
         } catch {
-            await writeLock.unlock()
+            writeLock.unlock()
             throw error
         }
-        await writeLock.unlock()
+        writeLock.unlock()
         return try outcome.get()
     }
 
@@ -177,7 +177,7 @@ public final class SQLiteProvider: DatabaseProvider {
             try? await commit(SQLiteDirectDatabase(handle: writer, logger: logger))
         }
         writer.close()
-        await writeLock.unlock()
+        writeLock.unlock()
         for reader in idle.withLock({ readers in defer { readers.removeAll() }; return readers }) {
             reader.close()
         }
