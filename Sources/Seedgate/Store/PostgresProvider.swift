@@ -30,8 +30,11 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         self.logger = logger
     }
 
+    /// One pooled connection for the whole of `body`, rather than one taken from the pool per statement.
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await body(pool.database(logger: logger).sql())
+        let connection = try await pool.requestConnection(logger: logger).get()
+        defer { pool.releaseConnection(connection, logger: logger) }
+        return try await body(connection.sql())
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

@@ -390,7 +390,18 @@ struct SQLiteDirectRow: SQLRow {
             throw DecodingError.keyNotFound(SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "no column '\(column)' in the row"))
         }
         let value = values[offset]
-        // The store's own column types directly; anything else as SQLiteKit decodes it.
+        // The store's own column types directly (the commonest by comparing types, which costs less than
+        // a conformance lookup); anything else as SQLiteKit decodes it.
+        switch value {
+        case .text(let text) where D.self == String.self || D.self == String?.self:
+            return D.self == String.self ? unsafeBitCast(text, to: D.self) : unsafeBitCast(Optional(text), to: D.self)
+        case .integer(let integer) where D.self == Int64.self:
+            return unsafeBitCast(Int64(integer), to: D.self)
+        case .integer(let integer) where D.self == Int.self:
+            return unsafeBitCast(Int(integer), to: D.self)
+        default:
+            break
+        }
         if let direct = D.self as? any SQLiteDirectDecodable.Type, let decoded = direct.init(sqlite: value) {
             return decoded as! D
         }
