@@ -181,7 +181,7 @@ struct WireTests {
             returnLastFrame: false, tools: [], images: [], videos: [], audios: [], callbackURL: nil, watermark: false
         )
         for request in [full, bare] {
-            let json = StoredRequests.encode(request)
+            let json = StoredJSON.encode(request)
             #expect(try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8)) == request)
             // The same fields as the synthesized encoder writes.
             let synthesized = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? NSDictionary

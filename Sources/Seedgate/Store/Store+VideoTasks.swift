@@ -2,12 +2,30 @@ import Foundation
 import SQLKit
 import Synchronization
 
-/// Stored requests, decoded, by their JSON text. A task's request never changes and clients poll the
-/// same task many times; decoding it again each time was a sixth of a task read's work. Keyed by the
-/// text itself, an entry cannot go stale; the cache starts over when full.
-enum StoredRequests {
-    private static let cache = Mutex<[String: GenerationRequest]>([:])
-    static let limit = 2048
+/// JSON the store keeps (a task's request, its result), decoded, by its text. Neither changes once
+/// written, and clients poll the same task many times: decoding them again each time was a sixth of a
+/// task read's work. Keyed by the text itself, an entry cannot go stale; the cache starts over when full.
+final class DecodedJSONCache<Value: Decodable & Sendable>: Sendable {
+    private let cache = Mutex<[String: Value]>([:])
+    private let limit: Int
+
+    init(limit: Int = 2048) { self.limit = limit }
+
+    func decode(_ json: String) throws -> Value {
+        if let hit = cache.withLock({ $0[json] }) { return hit }
+        let value = try JSONDecoder().decode(Value.self, from: Data(json.utf8))
+        cache.withLock { cache in
+            if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
+            cache[json] = value
+        }
+        return value
+    }
+}
+
+/// How tasks' requests and results are kept as JSON.
+enum StoredJSON {
+    static let requests = DecodedJSONCache<GenerationRequest>()
+    static let results = DecodedJSONCache<VideoResult>()
 
     /// The JSON `GenerationRequest`'s `Codable` conformance reads (its property names, absent
     /// optionals left out), written directly: `JSONEncoder` took a twentieth of a submission.
@@ -28,16 +46,6 @@ enum StoredRequests {
             "images": media(request.images), "videos": media(request.videos), "audios": media(request.audios),
             "callbackURL": request.callbackURL.map(JSONOut.string), "watermark": .bool(request.watermark),
         ]).serialized()
-    }
-
-    static func decode(_ json: String) throws -> GenerationRequest {
-        if let hit = cache.withLock({ $0[json] }) { return hit }
-        let request = try JSONDecoder().decode(GenerationRequest.self, from: Data(json.utf8))
-        cache.withLock { cache in
-            if cache.count >= limit { cache.removeAll(keepingCapacity: true) }
-            cache[json] = request
-        }
-        return request
     }
 }
 
@@ -68,7 +76,7 @@ extension Store {
         keyID: String, request: GenerationRequest, seed: Int64, hold: Int64 = 0, maxInFlight: Int = .max, idempotency: IdempotencyClaim?
     ) async throws -> (task: VideoTask, replayed: Bool) {
         let now = Date()
-        let requestJSON = StoredRequests.encode(request)
+        let requestJSON = StoredJSON.encode(request)
         return try await provider.transaction { db in
             if let idempotency {
                 if let row = try await db.raw("""
@@ -259,7 +267,7 @@ extension Store {
 
     static func videoTask(from row: any SQLRow) throws -> VideoTask {
         let requestJSON = try row.decode(column: "request", as: String.self)
-        let request = try StoredRequests.decode(requestJSON)
+        let request = try StoredJSON.requests.decode(requestJSON)
         let resultJSON = try row.decode(column: "result", as: String?.self)
         let purged = try row.decode(column: "purged_at", as: Int64?.self) != nil
         let code = try row.decode(column: "error_code", as: String?.self)
@@ -283,7 +291,7 @@ extension Store {
             status: status,
             progress: try row.decode(column: "progress", as: Int.self),
             seed: try row.decode(column: "seed", as: Int64.self),
-            result: purged ? nil : resultJSON.flatMap { try? JSONDecoder().decode(VideoResult.self, from: Data($0.utf8)) },
+            result: purged ? nil : resultJSON.flatMap { try? StoredJSON.results.decode($0) },
             failure: status == .failed || status == .cancelled ? code.map { Failure(code: $0, message: (try? row.decode(column: "error_message", as: String?.self)) ?? "" ) } : nil,
             hold: try row.decode(column: "hold", as: Int64.self),
             cost: try row.decode(column: "cost", as: Int64?.self),
