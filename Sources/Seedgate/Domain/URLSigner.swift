@@ -4,11 +4,12 @@ import Foundation
 /// Signs result links: `/files/<key>?expires=<unix seconds>&sig=<hex HMAC-SHA256>`. Anyone holding a link
 /// can fetch the file until it expires; changing the key or the expiry breaks the signature.
 public struct URLSigner: Sendable {
-    let secret: SymmetricKey
+    /// HMAC keyed once: each signature starts from a copy of it rather than deriving the key's pads again.
+    private let keyed: HMAC<SHA256>
     let baseURL: String
 
     public init(secret: Data, baseURL: String) {
-        self.secret = SymmetricKey(data: secret)
+        self.keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
         self.baseURL = baseURL
     }
 
@@ -39,6 +40,8 @@ public struct URLSigner: Sendable {
     }
 
     func signature(_ key: String, _ expiry: Int64) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data("\(key)\n\(expiry)".utf8), using: secret).hexString
+        var mac = keyed
+        mac.update(data: Data("\(key)\n\(expiry)".utf8))
+        return mac.finalize().hexString
     }
 }

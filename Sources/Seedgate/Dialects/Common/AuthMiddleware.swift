@@ -23,7 +23,6 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.apiKey = key
-        context.logger[metadataKey: "key"] = .string(key.id)
         return try await next(request, context)
     }
 
