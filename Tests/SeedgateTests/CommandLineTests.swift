@@ -60,7 +60,7 @@ struct CommandLineTests {
         server.child.kill(SIGTERM)
         #expect(await server.child.wait() == 0)
 
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         #expect(try await store.authenticate(secret: secret) != nil)
         #expect(try await store.keyCount() == 1)
@@ -137,7 +137,7 @@ extension CommandLineTests {
         let taskID = try #require(body["data"]["id"].string)
 
         // Kill it once reviews are under way (an asset is leased), before they can finish.
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         let deadline = ContinuousClock.now + .seconds(20)
         var leased = 0
@@ -194,7 +194,7 @@ extension CommandLineTests {
         #expect(shown.stdout.contains("balance 750, held 0, available 750"))
         #expect(shown.stdout.contains("\tcredit\t250\t0\t\ttop-up"))
 
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         let key = try #require(try await store.authenticate(secret: secret))
         #expect(key.rpm == 9 && key.maxInFlight == 2)

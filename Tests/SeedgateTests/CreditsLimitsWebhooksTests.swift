@@ -73,7 +73,7 @@ struct CreditsTests {
 
     @Test("price tables: defaults, overrides, refusals")
     func priceTable() throws {
-        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0-fast", "prompt": "x", "resolution": "720p", "duration": 10, "video_urls": ["https://e.com/v.mp4"]}"#.utf8)), urlGuard: URLGuard(allowPrivate: false))
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0-fast", "prompt": "x", "resolution": "720p", "duration": 10, "video_urls": ["https://e.com/v.mp4"]}"#)
         #expect(PriceTable.defaults.maximum(for: request) == 680)
         #expect(PriceTable.defaults.cost(for: request, seconds: 9.2) == 680)
         #expect(PriceTable.defaults.cost(for: request, seconds: 4.0) == 272)

@@ -343,11 +343,11 @@ struct GenerationTests {
     @Test("a render interrupted by a crash is done again by the next server")
     func survivesCrash() async throws {
         let directory = TestSupport.temporaryDirectory()
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         try await store.migrate()
         let (key, secret, _) = try await store.createKey(name: "crash")
-        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0", "prompt": "again", "duration": 4}"#.utf8)), urlGuard: URLGuard(allowPrivate: true))
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "again", "duration": 4}"#, allowPrivate: true)
         let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 5, idempotency: nil)
         #expect(try await store.claimVideoTask(owner: "server-that-died", lease: .seconds(0))?.id == task.id)
         await provider.close()

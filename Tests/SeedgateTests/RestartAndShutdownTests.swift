@@ -9,7 +9,7 @@ struct RestartAndShutdownTests {
         let directory = TestSupport.temporaryDirectory()
         let fixtures = try await FixtureServer.baseURL()
         // The state a server leaves when it is killed mid-review: assets in processing, one under a lease.
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         try await store.migrate()
         let (key, secret, _) = try await store.createKey(name: "crash")
@@ -47,7 +47,7 @@ struct RestartAndShutdownTests {
             }
             return (key, id)
         }
-        let provider = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let provider = try await TestSupport.openSQLite(in: directory)
         let store = Store(provider: provider)
         let key = try #require(try await store.authenticate(secret: secret))
         let asset = try await store.asset(id: assetID, keyID: key.id)

@@ -263,7 +263,7 @@ extension StoreTests {
     func submissionRaces(_ backend: Backend) async throws {
         let store = try await backend.openStore()
         let (key, _, _) = try await store.createKey(name: "k", credits: 10_000)
-        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#.utf8)), urlGuard: URLGuard(allowPrivate: false))
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
         let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 1, hold: 100, idempotency: nil)
         let claimed = try #require(try await store.claimVideoTask(owner: "w1", lease: .seconds(60)))
         #expect(try await store.beginSubmission(taskID: task.id, owner: "w1", channel: "ark-a", callbackToken: "secret"))
@@ -361,13 +361,13 @@ struct StoreCopierTests {
     @Test("every key, task, asset and ledger row arrives; keys keep working; balances still equal their ledgers")
     func copiesEverything() async throws {
         let directory = TestSupport.temporaryDirectory()
-        let source = try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: TestSupport.logger)
+        let source = try await TestSupport.openSQLite(in: directory)
         let from = Store(provider: source)
         try await from.migrate()
         let (key, secret, _) = try await from.createKey(name: "moving", credits: 5000, rpm: 10)
         let review = try await from.submitAssets(keyID: key.id, target: .new(name: "g", description: "d"), projectName: "default", type: .image,
                                                  inputs: [AssetInput(url: "https://e.com/a.png", name: "a")], callbackURL: "https://e.com/hook")
-        let request = try GenerationRules.parse(try JSONFields.parse(Data(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#.utf8)), urlGuard: URLGuard(allowPrivate: false))
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
         let (video, _) = try await from.insertVideoTask(keyID: key.id, request: request, seed: 9, hold: 264, idempotency: IdempotencyClaim(key: "k1", bodyHash: "h"))
         _ = try await from.cancelVideoTask(id: video.id, keyID: key.id)
         let secretBefore = try await URLSigner.loadSecret(from: from)

@@ -126,6 +126,16 @@ enum TestSupport {
         logger.logLevel = .warning
         return logger
     }
+
+    /// The SQLite database a server with data directory `directory` uses, opened beside it.
+    static func openSQLite(in directory: String) async throws -> SQLiteProvider {
+        try await SQLiteProvider.open(path: "\(directory)/seedgate.sqlite", readers: 1, logger: logger)
+    }
+
+    /// A generation request as the API would accept it from `json`.
+    static func generationRequest(_ json: String, allowPrivate: Bool = false) throws -> GenerationRequest {
+        try GenerationRules.parse(try JSONFields.parse(Data(json.utf8)), urlGuard: URLGuard(allowPrivate: allowPrivate))
+    }
 }
 
 /// Runs `body` against a live Seedgate on port 0 with a fresh data directory (or the one given).

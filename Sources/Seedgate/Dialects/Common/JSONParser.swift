@@ -75,55 +75,47 @@ private struct JSONParser {
         index += count
     }
 
-    private mutating func nest() throws(JSONSyntaxError) {
-        depth += 1
-        guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
-    }
-
     private mutating func object() throws(JSONSyntaxError) -> JSONValue {
-        try nest()
-        index += 1
         var fields: [String: JSONValue] = [:]
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return .object(fields)
+        try elements(closedBy: "}", in: "an object") { parser throws(JSONSyntaxError) in
+            guard parser.current == UInt8(ascii: "\"") else { throw parser.fail("expected a field name in quotes") }
+            let key = try parser.string()
+            parser.skipWhitespace()
+            guard parser.current == UInt8(ascii: ":") else { throw parser.fail("expected ':' after a field name") }
+            parser.index += 1
+            parser.skipWhitespace()
+            fields[key] = try parser.value()
         }
-        while true {
-            guard current == UInt8(ascii: "\"") else { throw fail("expected a field name in quotes") }
-            let key = try string()
-            skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw fail("expected ':' after a field name") }
-            index += 1
-            skipWhitespace()
-            fields[key] = try value()
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): index += 1; skipWhitespace()
-            case UInt8(ascii: "}"): index += 1; depth -= 1; return .object(fields)
-            default: throw fail("expected ',' or '}' in an object")
-            }
-        }
+        return .object(fields)
     }
 
     private mutating func array() throws(JSONSyntaxError) -> JSONValue {
-        try nest()
-        index += 1
         var items: [JSONValue] = []
+        try elements(closedBy: "]", in: "an array") { parser throws(JSONSyntaxError) in items.append(try parser.value()) }
+        return .array(items)
+    }
+
+    /// The comma-separated elements of an object or array, from its opening bracket to `close`, one
+    /// level deeper; `element` reads one.
+    private mutating func elements(
+        closedBy close: Unicode.Scalar, in container: String, _ element: (inout JSONParser) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
+        depth += 1
+        guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
+        defer { depth -= 1 }
+        index += 1
         skipWhitespace()
-        if current == UInt8(ascii: "]") {
+        if current == UInt8(ascii: close) {
             index += 1
-            depth -= 1
-            return .array(items)
+            return
         }
         while true {
-            items.append(try value())
+            try element(&self)
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1; skipWhitespace()
-            case UInt8(ascii: "]"): index += 1; depth -= 1; return .array(items)
-            default: throw fail("expected ',' or ']' in an array")
+            case UInt8(ascii: close): index += 1; return
+            default: throw fail("expected ',' or '\(close)' in \(container)")
             }
         }
     }
