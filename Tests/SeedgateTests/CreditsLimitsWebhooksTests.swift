@@ -65,6 +65,8 @@ struct CreditsTests {
             _ = try await gw.finishedTask(try #require(batch.body["data"]["id"].string), key: secret)
             let totals = try await gw.store.ledgerTotals(keyID: key.id)
             #expect(totals.balance == 950 && totals.held == 0 && totals.ledgerBalance == 950 && totals.ledgerHeld == 0)
+            // Paid reviews are not video tasks: they leave the key's count of unfinished tasks alone.
+            #expect(totals.inFlight == 0 && totals.unfinished == 0)
             // The price file's rate is used.
             let video = try await gw.post("/v1/videos/generations", key: poor, Self.text4s)
             #expect(video.body["error"]["message"].string?.contains("costs up to 280 credits") == true, "\(video.text)")

@@ -295,6 +295,22 @@ struct GenerationTests {
         }
     }
 
+    @Test("an installation upgraded from a signing.key file keeps its links: the store adopts that key")
+    func legacySigningKey() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let legacy = Data((0..<32).map { UInt8($0 * 7 % 256) })
+        try legacy.write(to: URL(fileURLWithPath: "\(directory)/signing.key"))
+        try await withGateway(dataDirectory: directory) { gw in
+            // A link the old version signed: the signature checks (404: no such file), not 403.
+            let old = URLSigner(secret: legacy, baseURL: "http://x").url(for: "videos/task_gone.mp4", expires: Date().addingTimeInterval(600))
+            let oldStatus = try await gw.download(old).status
+            #expect(oldStatus == 404)
+            let forged = URLSigner(secret: Data(repeating: 1, count: 32), baseURL: "http://x").url(for: "videos/task_gone.mp4", expires: Date().addingTimeInterval(600))
+            let forgedStatus = try await gw.download(forged).status
+            #expect(forgedStatus == 403)
+        }
+    }
+
     @Test("result links: Range requests, content types, 403 when tampered or expired, 404 after retention")
     func resultLinks() async throws {
         let directory = TestSupport.temporaryDirectory()

@@ -61,7 +61,7 @@ public func buildApplication(
     var upstream = config.upstream
     upstream.callbacks = upstream.callbacks ?? (config.publicURL != nil)
     // An upstream asset review must end well inside the review lease, or another worker would take it up.
-    upstream.assetReviewLimit = min(upstream.assetReviewLimit, config.workLease * 5 - .seconds(1))
+    upstream.assetReviewLimit = min(upstream.assetReviewLimit, config.reviewLease - .seconds(1))
     let relay = channels.isEmpty ? nil : ArkRelay(
         router: ChannelRouter(channels: channels), http: httpClient, store: store, blobs: blobs,
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), scratchDirectory: "\(config.dataDirectory)/tmp",
@@ -70,7 +70,7 @@ public func buildApplication(
     let generation = GenerationService(
         store: store, urlGuard: urlGuard, signal: videoSignal, prices: prices, limits: config.defaultLimits, relay: relay
     )
-    let signer = URLSigner(secret: try await URLSigner.loadSecret(from: store), baseURL: config.effectivePublicURL)
+    let signer = URLSigner(secret: try await URLSigner.loadSecret(from: store, legacyKeyFile: "\(config.dataDirectory)/signing.key"), baseURL: config.effectivePublicURL)
     let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
     let engine = LocalVideoEngine(
         fetcher: MediaFetcher(client: httpClient, urlGuard: urlGuard), blobs: blobs, scratchDirectory: "\(config.dataDirectory)/tmp"
@@ -87,7 +87,7 @@ public func buildApplication(
         if let lock { DataDirectory.unlock(lock) }
     }
     let worker = ReviewWorker(
-        store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.workLease * 5,
+        store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.reviewLease,
         relay: relay
     )
     // Submissions upstream are quick; a few more loops keep one slow channel from holding up the rest.

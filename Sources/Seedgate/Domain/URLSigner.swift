@@ -13,9 +13,14 @@ public struct URLSigner: Sendable {
         self.baseURL = baseURL
     }
 
-    /// The signing secret, kept in the store so every replica signs and checks links alike.
-    public static func loadSecret(from store: Store) async throws -> Data {
+    /// The signing secret, kept in the store so every replica signs and checks links alike. A store
+    /// without one takes `legacyKeyFile`'s (where earlier versions kept it, in the data directory) when
+    /// there is one, so links handed out before an upgrade keep working; else a new random one.
+    public static func loadSecret(from store: Store, legacyKeyFile: String? = nil) async throws -> Data {
         let encoded = try await store.setting("url_signing_key") {
+            if let legacyKeyFile, let existing = FileManager.default.contents(atPath: legacyKeyFile), existing.count >= 32 {
+                return existing.base64EncodedString()
+            }
             var generator = SystemRandomNumberGenerator()
             return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
         }

@@ -45,10 +45,4 @@ final class AsyncMutex: Sendable {
 
     /// Whether anyone is queued for the lock (only meaningful to its holder).
     var hasWaiters: Bool { state.withLock { !$0.waiters.isEmpty } }
-
-    func withLock<R: Sendable>(_ body: () async throws -> R) async throws -> R {
-        await lock()
-        defer { unlock() }
-        return try await body()
-    }
 }

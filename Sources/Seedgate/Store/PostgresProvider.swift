@@ -16,11 +16,9 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     private let logger: Logger
     public var flavor: SQLFlavor { .postgres }
 
-    /// `url`: `postgres://user:password@host:5432/database`. `searchPath` puts the tables in a schema
-    /// other than `public` (the tests give each test a schema of its own).
-    public init(url: String, searchPath: [String]? = nil, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
-        var configuration = try SQLPostgresConfiguration(url: url)
-        configuration.searchPath = searchPath
+    /// `url`: `postgres://user:password@host:5432/database`.
+    public init(url: String, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
+        let configuration = try SQLPostgresConfiguration(url: url)
         self.pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration),
             maxConnectionsPerEventLoop: maxConnectionsPerEventLoop,
@@ -40,7 +38,22 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
-        return try await runTransaction(on: connection.sql(), begin: "BEGIN", body)
+        let db = connection.sql()
+        // Transaction control runs in a task of its own, so it runs even when the calling task was
+        // cancelled mid-transaction (as a progress reporter is when its render ends); otherwise the
+        // ROLLBACK would be skipped and the connection left inside a transaction for good.
+        func control(_ statement: String) async throws {
+            try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+        }
+        try await control("BEGIN")
+        do {
+            let result = try await body(db)
+            try await control("COMMIT")
+            return result
+        } catch {
+            try? await control("ROLLBACK")
+            throw error
+        }
     }
 
     public func close() async {

@@ -89,7 +89,12 @@ public final class SQLiteProvider: DatabaseProvider {
                 batch.withLock { $0 = Batch(open: true) }
             }
             outcome = await member(database, body)
-            guard writer.inTransaction else { throw SQLiteFailure(code: SQLITE_ABORT, message: "the transaction was rolled back", sql: "SAVEPOINT") }
+            guard writer.inTransaction else {
+                // SQLite rolled back the whole transaction (a full disk, an I/O error): this member's
+                // error says why, and every member waiting on the commit hears it too.
+                if case .failure(let error) = outcome { throw error }
+                throw SQLiteFailure(code: SQLITE_ABORT, message: "the transaction was rolled back", sql: "COMMIT")
+            }
         } catch {
             // BEGIN failed, or the transaction broke under us: everyone in it hears so.
             try? await control(database, "ROLLBACK")
@@ -190,7 +195,9 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
     public let message: String
     public let sql: String
     public var description: String { "SQLite error \(code): \(message) (in: \(sql))" }
-    var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
+    /// Another connection holds the lock: worth waiting for. (SQLITE_LOCKED, a conflict within one
+    /// connection, would not clear by waiting.)
+    var isBusy: Bool { code & 0xff == SQLITE_BUSY }
 }
 
 /// One SQLite connection and its prepared statements.
@@ -248,6 +255,7 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     private func executeOnce(_ sql: String, binds: [SQLiteData], onRow: (SQLiteDirectRow) -> Void) throws {
+        guard !closed else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database was closed", sql: sql) }
         let prepared = try prepared(sql)
         let statement = prepared.statement
         defer {

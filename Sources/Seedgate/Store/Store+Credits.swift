@@ -56,24 +56,30 @@ extension Store {
         }
     }
 
-    /// A video task has finished well: charges `cost`, gives back the rest of the hold for `ref`, and
-    /// counts the task out of the key's `in_flight` tasks.
-    static func settle(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64, cost: Int64) async throws {
-        if hold > 0 || cost > 0 {
-            try await insertLedger(db, keyID: keyID, kind: "charge", balance: -cost, held: -hold, ref: ref, note: nil)
-        }
-        try await db.raw("""
-            UPDATE api_keys SET balance = balance - \(bind: cost), held = held - \(bind: hold), in_flight = in_flight - 1 WHERE id = \(bind: keyID)
-            """).run()
+    /// Charges `cost` and gives back the rest of the hold for `ref`. `endsVideoTask`: `ref` is a video
+    /// task that has just finished, so it is also counted out of the key's `in_flight` tasks.
+    static func settle(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64, cost: Int64, endsVideoTask: Bool) async throws {
+        try await closeHold(db, kind: "charge", keyID: keyID, ref: ref, hold: hold, cost: cost, endsVideoTask: endsVideoTask)
     }
 
-    /// A video task failed, was cancelled or expired: gives back the whole hold for `ref` (those cost
-    /// nothing) and counts the task out of the key's `in_flight` tasks.
-    static func release(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64) async throws {
-        if hold > 0 {
-            try await insertLedger(db, keyID: keyID, kind: "release", balance: 0, held: -hold, ref: ref, note: nil)
+    /// Gives back the whole hold for `ref`: failures, cancellations and expiries cost nothing.
+    /// `endsVideoTask` as for `settle`.
+    static func release(_ db: any SQLDatabase, keyID: String, ref: String, hold: Int64, endsVideoTask: Bool) async throws {
+        try await closeHold(db, kind: "release", keyID: keyID, ref: ref, hold: hold, cost: 0, endsVideoTask: endsVideoTask)
+    }
+
+    private static func closeHold(
+        _ db: any SQLDatabase, kind: String, keyID: String, ref: String, hold: Int64, cost: Int64, endsVideoTask: Bool
+    ) async throws {
+        let moves = hold > 0 || cost > 0
+        guard moves || endsVideoTask else { return }
+        if moves {
+            try await insertLedger(db, keyID: keyID, kind: kind, balance: -cost, held: -hold, ref: ref, note: nil)
         }
-        try await db.raw("UPDATE api_keys SET held = held - \(bind: hold), in_flight = in_flight - 1 WHERE id = \(bind: keyID)").run()
+        try await db.raw("""
+            UPDATE api_keys SET balance = balance - \(bind: cost), held = held - \(bind: hold), in_flight = in_flight - \(bind: endsVideoTask ? 1 : 0)
+            WHERE id = \(bind: keyID)
+            """).run()
     }
 
     private static func insertLedger(_ db: any SQLDatabase, keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?) async throws {
@@ -120,17 +126,17 @@ extension Store {
     /// count next to its unfinished video tasks counted one by one.
     public func ledgerTotals(keyID: String) async throws
         -> (balance: Int64, held: Int64, ledgerBalance: Int64, ledgerHeld: Int64, inFlight: Int64, unfinished: Int64) {
+        // One statement, so every figure is of the same moment.
         try await provider.read { db in
-            let key = try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
-            let sums = try await db.raw("""
-                SELECT CAST(COALESCE(SUM(balance_delta), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(held_delta), 0) AS BIGINT) AS h FROM ledger WHERE key_id = \(bind: keyID)
+            let row = try await db.raw("""
+                SELECT balance, held, in_flight,
+                    (SELECT CAST(COALESCE(SUM(balance_delta), 0) AS BIGINT) FROM ledger WHERE key_id = k.id) AS b,
+                    (SELECT CAST(COALESCE(SUM(held_delta), 0) AS BIGINT) FROM ledger WHERE key_id = k.id) AS h,
+                    (SELECT COUNT(*) FROM tasks WHERE key_id = k.id AND kind = 'video' AND status IN ('pending', 'processing')) AS unfinished
+                FROM api_keys k WHERE id = \(bind: keyID)
                 """).first()
-            let unfinished = try await db.raw("""
-                SELECT COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' AND status IN ('pending', 'processing')
-                """).first()?.decode(column: "n", as: Int64.self) ?? 0
-            return (try key?.decode(column: "balance", as: Int64.self) ?? 0, try key?.decode(column: "held", as: Int64.self) ?? 0,
-                    try sums?.decode(column: "b", as: Int64.self) ?? 0, try sums?.decode(column: "h", as: Int64.self) ?? 0,
-                    try key?.decode(column: "in_flight", as: Int64.self) ?? 0, unfinished)
+            func value(_ column: String) throws -> Int64 { try row?.decode(column: column, as: Int64.self) ?? 0 }
+            return (try value("balance"), try value("held"), try value("b"), try value("h"), try value("in_flight"), try value("unfinished"))
         }
     }
 

@@ -208,9 +208,9 @@ extension Store {
             let keyID = try row.decode(column: "key_id", as: String.self)
             let hold = try row.decode(column: "hold", as: Int64.self)
             if case .success = outcome {
-                try await Self.settle(db, keyID: keyID, ref: taskID, hold: hold, cost: min(cost, hold))
+                try await Self.settle(db, keyID: keyID, ref: taskID, hold: hold, cost: min(cost, hold), endsVideoTask: true)
             } else {
-                try await Self.release(db, keyID: keyID, ref: taskID, hold: hold)
+                try await Self.release(db, keyID: keyID, ref: taskID, hold: hold, endsVideoTask: true)
             }
             try await Self.enqueueWebhook(db, taskID: taskID)
             return true
@@ -231,7 +231,7 @@ extension Store {
                 RETURNING id, hold
                 """).all()
             if let row = rows.first {
-                try await Self.release(db, keyID: keyID, ref: id, hold: try row.decode(column: "hold", as: Int64.self))
+                try await Self.release(db, keyID: keyID, ref: id, hold: try row.decode(column: "hold", as: Int64.self), endsVideoTask: true)
                 try await Self.enqueueWebhook(db, taskID: id)
             }
             guard let task = try await Self.videoTask(db, id: id, keyID: keyID) else { return nil }
@@ -246,8 +246,7 @@ extension Store {
                 SELECT id, result FROM tasks WHERE kind = 'video' AND status = 'completed' AND purged_at IS NULL
                   AND completed_at < \(bind: Clock.millis(completedBefore)) ORDER BY completed_at LIMIT \(unsafeRaw: String(limit))
                 """).all().compactMap { row in
-                guard let json = try row.decode(column: "result", as: String?.self),
-                      let result = try? JSONDecoder().decode(VideoResult.self, from: Data(json.utf8)) else { return nil }
+                guard let json = try row.decode(column: "result", as: String?.self), let result = try? StoredJSON.results.decode(json) else { return nil }
                 return (try row.decode(column: "id", as: String.self), result)
             }
         }

@@ -298,9 +298,9 @@ extension Store {
             let count = try await db.raw("SELECT COUNT(*) AS n FROM assets WHERE task_id = \(bind: taskID)").first()?.decode(column: "n", as: Int64.self) ?? 1
             let share = hold / max(1, count)
             if passed {
-                try await settle(db, keyID: keyID, ref: assetID, hold: share, cost: share)
+                try await settle(db, keyID: keyID, ref: assetID, hold: share, cost: share, endsVideoTask: false)
             } else {
-                try await release(db, keyID: keyID, ref: assetID, hold: share)
+                try await release(db, keyID: keyID, ref: assetID, hold: share, endsVideoTask: false)
             }
         }
         let open = try await db.raw("SELECT COUNT(*) AS n FROM assets WHERE task_id = \(bind: taskID) AND status = 'processing'").first()?.decode(column: "n", as: Int.self) ?? 0
