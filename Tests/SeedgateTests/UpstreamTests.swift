@@ -209,6 +209,33 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test("status checks: a refused account or an outage does not fail a running task; past its deadline it is given up, hold released")
+    func statusCheckFailures() async throws {
+        let a = try await FakeArk.start()
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.deadline = .seconds(8) }) { gw in
+            let key = try await gw.newKey(credits: 10_000)
+            // Status checks refused (403) for a while: the task waits, then finishes normally.
+            a.update { $0.queries = .accountOverdue }
+            let refused = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
+            try await Task.sleep(for: .seconds(2))
+            let during = try await gw.get("/v1/tasks/\(refused)", key: key)
+            #expect(during.body["data"]["status"].string != "failed", "\(during.text)")
+            a.update { $0.queries = .normal }
+            var done = try await gw.finishedVideo(refused, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+
+            // Status checks never answered again: given up at the deadline, not kept forever.
+            a.update { $0.queries = .serverError }
+            let unreachable = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "y", "duration": 4}"#, key: key)
+            done = try await gw.finishedVideo(unreachable, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "failed")
+            #expect(done.body["data"]["error"]["code"].string == "deadline_exceeded", "\(done.text)")
+            #expect(done.body["data"]["error"]["message"].string?.contains("did not answer") == true, "\(done.text)")
+            let account = try await gw.get("/v1/account", key: key)
+            #expect(account.body["data"]["held"].int == 0, "\(account.text)")
+        }
+    }
+
     @Test("cancel goes upstream while queued; a running upstream task cannot be cancelled; queued shows as pending")
     func cancel() async throws {
         let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(15), runTime: .seconds(60)))

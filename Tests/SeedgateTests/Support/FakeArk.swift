@@ -22,6 +22,8 @@ final class FakeArk: Sendable {
         case rateLimited
         /// Accepts the connection and never answers (the caller times out); nothing is created.
         case hang
+        /// HTTP 403 AccountOverdueError: the account is refused, whatever the call.
+        case accountOverdue
     }
 
     /// How tasks created from now on end.
@@ -176,6 +178,7 @@ final class FakeArk: Sendable {
         case .hang:
             try await Task.sleep(for: .seconds(60))
             return Self.error(504, "Timeout", "gave up")
+        case .accountOverdue: return Self.error(403, "AccountOverdueError", "the account has an overdue balance")
         }
     }
 
@@ -370,6 +373,7 @@ final class FakeArk: Sendable {
         case .serverError: return Self.openAPI(action, status: 500, error: ("InternalError", "the service encountered an unexpected error"))
         case .rateLimited: return Self.openAPI(action, status: 429, error: ("RateLimitExceeded", "too many requests"))
         case .hang: try await Task.sleep(for: .seconds(60))
+        case .accountOverdue: return Self.openAPI(action, status: 403, error: ("AccountOverdueError", "the account has an overdue balance"))
         }
         guard case .object(let body)? = try? JSONValue.parse(data) else {
             return Self.openAPI(action, status: 400, error: ("InvalidParameter", "the body is not a JSON object"))

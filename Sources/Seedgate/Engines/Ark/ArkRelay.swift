@@ -183,10 +183,9 @@ public struct ArkRelay: Sendable {
     /// Checks a batch of claimed tasks on one channel (one list call per 20 tasks) and acts on each.
     public func check(_ tasks: [VideoTask], channel name: String, owner: String) async {
         guard let client = clients[name] else {
-            for task in tasks {
-                await finish(task, owner: owner, .failure(Failure(code: "channel_not_configured",
-                                                                  message: "the upstream channel running this task is no longer configured")))
-            }
+            // Perhaps only on this replica, during a change of the channels file: the task is given up
+            // only at its deadline, as for a channel that does not answer.
+            for task in tasks { await later(task, owner: owner, unreachable: "its upstream channel '\(name)' is not configured here") }
             return
         }
         var start = 0
@@ -199,10 +198,14 @@ public struct ArkRelay: Sendable {
                 for item in try await client.tasks(ids: batch.compactMap(\.upstream?.id)) { found[item.id] = item }
                 router.succeeded(name)
             } catch {
-                if case .unavailable(_, _, let retryAfter) = error {
+                switch error {
+                case .unavailable(_, _, let retryAfter):
                     router.failed(name, retryAfter: retryAfter)
-                    for task in batch { await later(task, owner: owner) }
+                    for task in batch { await later(task, owner: owner, unreachable: "its upstream channel did not answer") }
                     continue
+                case .rejected(let status, let code, let message):
+                    // Each task is then asked for alone, below.
+                    logger.warning("upstream refused a task list", metadata: ["channel": "\(name)", "status": "\(status)", "code": "\(code)", "error": "\(message)"])
                 }
             }
             let listed = found
@@ -227,10 +230,15 @@ public struct ArkRelay: Sendable {
                 switch error {
                 case .unavailable(_, _, let retryAfter):
                     router.failed(client.channel.name, retryAfter: retryAfter)
-                    return await later(task, owner: owner)
+                    return await later(task, owner: owner, unreachable: "its upstream channel did not answer")
+                case .rejected(404, _, let message):
+                    return await finish(task, owner: owner, .failure(Failure(code: "upstream_task_lost", message: "upstream no longer knows this task: \(message)")))
                 case .rejected(let status, let code, let message):
-                    return await finish(task, owner: owner, .failure(Failure(
-                        code: status == 404 ? "upstream_task_lost" : code, message: "upstream no longer knows this task: \(message)")))
+                    // A refused key or an overdue account says nothing about the task, which may still run
+                    // (and bill) upstream: the channel cools down and the task is asked about again.
+                    logger.warning("upstream refused a status check", metadata: ["task": "\(task.id)", "status": "\(status)", "code": "\(code)", "error": "\(message)"])
+                    router.failed(client.channel.name, retryAfter: nil)
+                    return await later(task, owner: owner, unreachable: "its upstream channel refused status checks (\(code))")
                 }
             }
         }
@@ -255,10 +263,9 @@ public struct ArkRelay: Sendable {
         case "expired":
             await finish(task, owner: owner, .failure(Failure(code: "expired", message: "the upstream task expired before it finished (Ark status expired)")))
         default:
-            if let deadline = task.upstream?.deadlineAt, Clock.millis() > deadline {
+            if isPastDeadline(task) {
                 if info.status == "queued" { try? await client.cancelTask(id: info.id) }
-                return await finish(task, owner: owner, .failure(Failure(
-                    code: "deadline_exceeded", message: "the upstream task did not finish within \(settings.deadline.components.seconds) s; it was given up")))
+                return await finish(task, owner: owner, deadlineExceeded(""))
             }
             let polls = (task.upstream?.polls ?? 0) + 1
             try await store.reschedulePoll(
@@ -268,8 +275,18 @@ public struct ArkRelay: Sendable {
         }
     }
 
-    /// Checks again later without learning anything (the channel did not answer).
-    private func later(_ task: VideoTask, owner: String) async {
+    private func isPastDeadline(_ task: VideoTask) -> Bool {
+        task.upstream?.deadlineAt.map { Clock.millis() > $0 } ?? false
+    }
+
+    private func deadlineExceeded(_ why: String) -> Result<VideoResult, Failure> {
+        .failure(Failure(code: "deadline_exceeded", message: "the upstream task did not finish within \(settings.deadline.components.seconds) s\(why); it was given up"))
+    }
+
+    /// Checks again later without learning anything (`unreachable` says why), or, past the task's
+    /// deadline, gives it up: a channel that never answers again does not keep a task (and its hold) forever.
+    private func later(_ task: VideoTask, owner: String, unreachable: String) async {
+        if isPastDeadline(task) { return await finish(task, owner: owner, deadlineExceeded(" (\(unreachable))")) }
         let polls = task.upstream?.polls ?? 0
         try? await store.reschedulePoll(
             task: task, owner: owner, upstreamStatus: task.upstream?.status ?? "queued", progress: task.progress,
