@@ -16,6 +16,14 @@ struct SeedgateCommand: AsyncParsableCommand {
     )
 }
 
+/// The domain's rule for a key's limits, its message naming the command's flag.
+func checkLimits(rpm: Int?, maxInFlight: Int?) throws {
+    do { try Limits.check(rpm: rpm, maxInFlight: maxInFlight) } catch {
+        let flag = error.param == "rpm" ? "--rpm" : "--max-in-flight"
+        throw ValidationError(error.message.replacingOccurrences(of: "\(error.param ?? ""):", with: "\(flag)"))
+    }
+}
+
 /// Options every command that opens the store shares.
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of the SQLite database and stored files (env SEEDGATE_DATA_DIR; default .seedgate).")
@@ -37,7 +45,7 @@ struct StoreOptions: ParsableArguments {
         var logger = Logger(label: "seedgate")
         logger.logLevel = .warning
         let config = configuration()
-        try config.validate()
+        try config.validateDatabase()
         let store = Store(provider: try await config.openDatabase(logger: logger, sqliteReaders: 1))
         do {
             try await store.migrate()
@@ -69,8 +77,8 @@ struct Serve: AsyncParsableCommand {
     var resultRetention: Int?
     @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
     var renderConcurrency: Int?
-    @Flag(inversion: .prefixedNo, help: "Run the background workers; --no-workers makes an API-only replica (env SEEDGATE_WORKERS).")
-    var workers = true
+    @Flag(inversion: .prefixedNo, help: "Run the background workers (default); --no-workers makes an API-only replica (env SEEDGATE_WORKERS).")
+    var workers: Bool?
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
     var prices: String?
     @Option(help: "A JSON file of upstream channels (Ark accounts) (env SEEDGATE_CHANNELS; default: the local engine serves everything).")
@@ -104,7 +112,7 @@ struct Serve: AsyncParsableCommand {
         if let prices { config.pricesFile = prices }
         if let channels { config.channelsFile = channels }
         if let upstreamCallbacks { config.upstream.callbacks = upstreamCallbacks }
-        if !workers { config.runWorkers = false }
+        if let workers { config.runWorkers = workers }
         if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
         if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
         if let blobStore { config.blobStore = blobStore }
@@ -183,7 +191,7 @@ struct Keys: AsyncParsableCommand {
             let trimmed = name.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty, trimmed.count <= 64 else { throw ValidationError("--name must be 1 to 64 characters") }
             guard credits >= 0 else { throw ValidationError("--credits must not be negative") }
-            do { try Limits.check(rpm: rpm, maxInFlight: maxInFlight) } catch { throw ValidationError(error.message) }
+            try checkLimits(rpm: rpm, maxInFlight: maxInFlight)
             let created = try await store.withStore { try await $0.createKey(name: trimmed, credits: credits, rpm: rpm, maxInFlight: maxInFlight) }
             if json {
                 print(JSONOut.obj([
@@ -209,7 +217,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             guard rpm != nil || maxInFlight != nil else { throw ValidationError("give --rpm and/or --max-in-flight") }
-            do { try Limits.check(rpm: rpm, maxInFlight: maxInFlight) } catch { throw ValidationError(error.message) }
+            try checkLimits(rpm: rpm, maxInFlight: maxInFlight)
             let found = try await store.withStore { try await $0.setLimits(keyID: id, rpm: rpm, maxInFlight: maxInFlight) }
             guard found else { throw ValidationError("no key with id '\(id)'") }
             print("Updated key \(id).")
@@ -345,6 +353,7 @@ struct Migrate: AsyncParsableCommand {
         logger.logLevel = .warning
         let path = "\(fromSqlite)/seedgate.sqlite"
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no Seedgate database at \(path)") }
+        try SeedgateConfiguration.checkPostgresURL(to, setting: "--to")
         let source = try await SQLiteProvider.open(path: path, readers: 1, logger: logger)
         let target = try PostgresProvider(url: to, logger: logger)
         do {

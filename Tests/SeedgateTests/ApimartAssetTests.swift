@@ -141,6 +141,12 @@ struct ApimartAssetTests {
             let notJSON = try await gw.post("/v1/seedance2/private-avatar", key: key, "{not json")
             #expect(notJSON.status == 400)
             #expect(notJSON.body["error"]["code"].string == "invalid_json")
+            #expect(notJSON.body["error"]["message"].string?.contains("at byte 1:") == true, "\(notJSON.text)")
+            let deep = try await gw.post("/v1/seedance2/private-avatar", key: key, String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000))
+            #expect(deep.status == 400 && deep.body["error"]["code"].string == "invalid_json" && deep.body["error"]["message"].string?.contains("nested deeper") == true)
+            // A byte order mark before the body is allowed.
+            let marked = try await gw.post("/v1/videos/generations", key: key, "\u{FEFF}" + #"{"model": "doubao-seedance-2.0", "prompt": "bom", "duration": 4}"#)
+            #expect(marked.status == 200, "\(marked.text)")
             let array = try await gw.post("/v1/seedance2/private-avatar", key: key, "[1,2]")
             #expect(array.status == 400)
             #expect(array.body["error"]["message"].string?.contains("JSON object") == true)

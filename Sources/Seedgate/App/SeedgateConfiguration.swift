@@ -48,14 +48,17 @@ public struct SeedgateConfiguration: Sendable {
     /// How long a worker's claim on a piece of work lasts without renewal. A dead replica's work is taken
     /// over when its lease runs out; reviews get five times this (they are not renewed as they run).
     public var workLease: Duration = .seconds(60)
-    /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
     /// The channels file (`--channels`); nil sends everything to the local engine.
     public var channelsFile: String?
     /// Pacing and limits of upstream work.
     public var upstream = UpstreamSettings()
+    /// Waits between webhook attempts: about 28 hours in all, then the delivery is given up.
     public var webhookRetryDelays: [Duration] = [5, 30, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200].map { .seconds($0) }
 
     public init() {}
+
+    /// A review's lease: five work leases, since a review is not renewed as it runs.
+    public var reviewLease: Duration { workLease * 5 }
 
     public var effectivePublicURL: String {
         let base = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
@@ -78,7 +81,7 @@ public struct SeedgateConfiguration: Sendable {
         host = reader.string(forKey: "seedgate.host") ?? host
         port = reader.int(forKey: "seedgate.port") ?? port
         dataDirectory = reader.string(forKey: "seedgate.data.dir") ?? dataDirectory
-        databaseURL = reader.string(forKey: "seedgate.database.url") ?? databaseURL
+        databaseURL = reader.string(forKey: "seedgate.database.url", isSecret: true) ?? databaseURL
         publicURL = reader.string(forKey: "seedgate.public.url") ?? publicURL
         allowPrivateURLs = reader.bool(forKey: "seedgate.allow.private.urls") ?? allowPrivateURLs
         reviewConcurrency = reader.int(forKey: "seedgate.review.concurrency") ?? reviewConcurrency
@@ -93,7 +96,10 @@ public struct SeedgateConfiguration: Sendable {
         channelsFile = reader.string(forKey: "seedgate.channels") ?? channelsFile
         upstream.callbacks = reader.bool(forKey: "seedgate.upstream.callbacks") ?? upstream.callbacks
         if let seconds = reader.int(forKey: "seedgate.upstream.deadline") { upstream.deadline = .seconds(seconds) }
-        if let seconds = reader.double(forKey: "seedgate.upstream.poll.interval") { upstream.pollInterval = .milliseconds(Int(seconds * 1000)) }
+        if let seconds = reader.double(forKey: "seedgate.upstream.poll.interval") {
+            // Out of range (or not a number) becomes zero, which `validate` refuses by name.
+            upstream.pollInterval = seconds.isFinite && seconds > 0 && seconds <= 3600 ? .milliseconds(Int(seconds * 1000)) : .zero
+        }
         if let seconds = reader.int(forKey: "seedgate.upstream.timeout") { upstream.requestTimeout = .seconds(seconds) }
         if let level = reader.string(forKey: "seedgate.log.level").flatMap(Logger.Level.init(rawValue:)) {
             logLevel = level
@@ -114,20 +120,30 @@ public struct SeedgateConfiguration: Sendable {
         s3SessionToken = reader.string(forKey: ConfigKey("\(namespace).session.token"), isSecret: true) ?? s3SessionToken
     }
 
+    /// Refuses a database URL that is not PostgreSQL's. All that a command which only opens the store
+    /// (`keys`, `credits`) checks; `validate` checks it too.
+    public func validateDatabase() throws {
+        if let databaseURL { try Self.checkPostgresURL(databaseURL, setting: "--database / SEEDGATE_DATABASE_URL") }
+    }
+
+    public static func checkPostgresURL(_ url: String, setting: String) throws {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            throw ConfigurationError("database URL (\(setting)) must be postgres://user:password@host:port/database")
+        }
+    }
+
     /// Refuses settings that cannot work, naming the setting.
     public func validate() throws {
+        try validateDatabase()
         guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
         guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
             throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")
         }
-        if let databaseURL, !(databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://")) {
-            throw ConfigurationError("database URL (--database / SEEDGATE_DATABASE_URL) must be postgres://user:password@host:port/database")
-        }
         guard renderConcurrency >= 1 && renderConcurrency <= 16 else {
             throw ConfigurationError("render concurrency (SEEDGATE_RENDER_CONCURRENCY) must be 1 to 16, not \(renderConcurrency)")
         }
-        guard defaultLimits.rpm >= 1, defaultLimits.maxInFlight >= 1 else {
-            throw ConfigurationError("default limits (SEEDGATE_DEFAULT_RPM, SEEDGATE_DEFAULT_MAX_IN_FLIGHT) must be at least 1")
+        do { try Limits.check(rpm: defaultLimits.rpm, maxInFlight: defaultLimits.maxInFlight) } catch {
+            throw ConfigurationError("default limits (SEEDGATE_DEFAULT_RPM, SEEDGATE_DEFAULT_MAX_IN_FLIGHT): \(error.message)")
         }
         guard workLease >= .seconds(2) else { throw ConfigurationError("work lease (SEEDGATE_WORK_LEASE) must be at least 2 seconds") }
         guard resultLinkTTL >= .seconds(60) else { throw ConfigurationError("result link TTL (--result-ttl / SEEDGATE_RESULT_TTL) must be at least 60 seconds") }
@@ -135,7 +151,7 @@ public struct SeedgateConfiguration: Sendable {
             throw ConfigurationError("result retention (--result-retention / SEEDGATE_RESULT_RETENTION) must be at least the link TTL")
         }
         guard upstream.deadline >= .seconds(1), upstream.pollInterval >= .milliseconds(50), upstream.requestTimeout >= .seconds(1) else {
-            throw ConfigurationError("upstream settings (SEEDGATE_UPSTREAM_DEADLINE, _POLL_INTERVAL, _TIMEOUT) must be positive")
+            throw ConfigurationError("upstream settings: SEEDGATE_UPSTREAM_DEADLINE and SEEDGATE_UPSTREAM_TIMEOUT must be at least 1 s, SEEDGATE_UPSTREAM_POLL_INTERVAL 0.05 to 3600 s")
         }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {

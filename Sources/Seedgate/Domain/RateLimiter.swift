@@ -55,7 +55,7 @@ public final class RateLimiter: Sendable {
             counts = counts.filter { $0.value.window >= current - 60_000 }
             return batch
         }
-        for entry in batch {
+        for (index, entry) in batch.enumerated() {
             do {
                 let shared = try await store.addRateHits(keyID: entry.key, window: entry.window, hits: entry.hits)
                 counts.withLock { counts in
@@ -64,10 +64,12 @@ public final class RateLimiter: Sendable {
                     counts[entry.key]?.flushing -= entry.hits
                 }
             } catch {
+                // This entry and every one not yet sent go back to pending, for the next flush.
                 counts.withLock { counts in
-                    guard counts[entry.key]?.window == entry.window else { return }
-                    counts[entry.key]?.flushing -= entry.hits
-                    counts[entry.key]?.pending += entry.hits
+                    for unsent in batch[index...] where counts[unsent.key]?.window == unsent.window {
+                        counts[unsent.key]?.flushing -= unsent.hits
+                        counts[unsent.key]?.pending += unsent.hits
+                    }
                 }
                 throw error
             }

@@ -66,7 +66,7 @@ public struct VideoWorker: Service {
             }
         }
         if case .failure = outcome, Task.isShuttingDownGracefully || Task.isCancelled {
-            // Cut short by shutdown (ffmpeg may have been signalled with us): not the task's fault. Its
+            // Cut short by shutdown (our cancellation killed ffmpeg): not the task's fault. Its
             // lease runs out and it is rendered again, here after a restart or on another replica.
             logger.info("video task left for another attempt after shutdown", metadata: ["task": "\(task.id)"])
             return

@@ -41,8 +41,11 @@ public struct JSONFields: Sendable {
         guard !data.isEmpty else {
             throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body is empty; send a JSON object")
         }
-        guard let value = try? JSONValue.parse(data) else {
-            throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body is not valid JSON")
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(data)
+        } catch {
+            throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body is not valid JSON (at byte \(error.offset): \(error.reason))")
         }
         guard case .object(let object) = value else {
             throw SeedgateError(.invalidRequest, code: "invalid_json", message: "request body must be a JSON object, not \(value.typeName)")

@@ -60,8 +60,6 @@ public indirect enum JSONOut: Sendable, Equatable {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// Escapes quotes, backslashes, control characters and U+2028/U+2029 (which JavaScript reads as line
     /// ends); runs of anything else are copied as they are.
     private static func writeString(_ s: String, to out: inout [UInt8]) {
@@ -84,7 +82,7 @@ public indirect enum JSONOut: Sendable, Equatable {
                 case 0x0A: escape(#"\n"#.utf8, length: 1)
                 case 0x0D: escape(#"\r"#.utf8, length: 1)
                 case 0x09: escape(#"\t"#.utf8, length: 1)
-                case 0..<0x20: escape(#"\u00"#.utf8 + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xf)]], length: 1)
+                case 0..<0x20: escape(#"\u00"#.utf8 + [lowercaseHexDigits[Int(byte >> 4)], lowercaseHexDigits[Int(byte & 0xf)]], length: 1)
                 case 0xE2 where index + 2 < utf8.count && utf8[index + 1] == 0x80 && (utf8[index + 2] == 0xA8 || utf8[index + 2] == 0xA9):
                     escape((utf8[index + 2] == 0xA8 ? #"\u2028"# : #"\u2029"#).utf8, length: 3)
                 default: index += 1

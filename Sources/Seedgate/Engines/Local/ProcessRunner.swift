@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +32,9 @@ public enum ProcessRunner {
         public let pid: pid_t
         public let stdoutPath: String
         public let stderrPath: String
+        /// Set, under its lock, in the same step as the child is reaped: `kill` never signals a pid that
+        /// may already belong to another process.
+        private let reaped = Mutex(false)
 
         init(pid: pid_t, stdoutPath: String, stderrPath: String) {
             self.pid = pid
@@ -38,24 +42,31 @@ public enum ProcessRunner {
             self.stderrPath = stderrPath
         }
 
-        /// Waits for the child to exit and returns its exit status (128 + signal when killed).
+        /// Waits for the child to exit and returns its exit status (128 + signal when killed). Polls
+        /// with a backoff; a cancelled task still waits (sleeping on its thread), it does not spin.
         public func wait() async -> Int32 {
             var pause: UInt64 = 1_000_000
             while true {
                 var status: Int32 = 0
-                let result = waitpid(pid, &status, WNOHANG)
+                let result = reaped.withLock { reaped in
+                    let result = waitpid(pid, &status, WNOHANG)
+                    if result == pid { reaped = true }
+                    return result
+                }
                 if result == pid {
                     let signal = status & 0x7F
                     return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
                 }
                 if result < 0 && errno != EINTR { return -1 }
-                try? await Task.sleep(nanoseconds: pause)
+                do { try await Task.sleep(nanoseconds: pause) } catch { usleep(UInt32(pause / 1000)) }
                 pause = min(pause * 2, 50_000_000)
             }
         }
 
         public func kill(_ signal: Int32 = SIGKILL) {
-            _ = Glibc.kill(pid, signal)
+            reaped.withLock { reaped in
+                if !reaped { _ = Glibc.kill(pid, signal) }
+            }
         }
 
         /// What the child has written so far.
@@ -131,7 +142,7 @@ public enum ProcessRunner {
                         status = next
                         group.cancelAll()
                     } else if status == nil {
-                        child.kill()   // timed out; the wait above then returns (never after it was reaped)
+                        child.kill()   // timed out; the wait above then returns
                     }
                 }
                 return status ?? -1
