@@ -236,6 +236,22 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test("cancel asks upstream first: a task stored as queued that has finished upstream is not deleted there (409)")
+    func cancelAfterUpstreamFinished() async throws {
+        let a = try await FakeArk.start()
+        // No callbacks and a slow poll: what we stored (queued) is older than what upstream knows.
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.pollInterval = .seconds(60) }) { gw in
+            let key = try await gw.newKey(credits: 10_000)
+            let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
+            let queued = try await gw.poll("/v1/tasks/\(id)", key: key, limit: .seconds(30)) { _ in !a.accepted.isEmpty }
+            #expect(queued.body["data"]["status"].string == "pending", "\(queued.text)")
+            try await Task.sleep(for: .seconds(2))   // upstream: queued 0.3 s, running 0.7 s, then succeeded
+            let cancel = try await gw.post("/v1/tasks/\(id)/cancel", key: key, "")
+            #expect(cancel.status == 409 && cancel.body["error"]["code"].string == "task_not_cancellable", "\(cancel.text)")
+            #expect(a.deletes.isEmpty)
+        }
+    }
+
     @Test("cancel goes upstream while queued; a running upstream task cannot be cancelled; queued shows as pending")
     func cancel() async throws {
         let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(15), runTime: .seconds(60)))

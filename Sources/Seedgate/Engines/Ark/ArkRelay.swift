@@ -108,6 +108,9 @@ public struct ArkRelay: Sendable {
             guard channel.kind == .ark, let client = clients[channel.name], let model = channel.models[task.request.model.rawValue] else {
                 return .local
             }
+            // Paced before the task is marked: a wait here (a cooling channel) is not spent inside the
+            // window where a lost lease would make the task unconfirmed.
+            await router.pace(channel.name)
             let token = Identifiers.random(32)
             guard try await store.beginSubmission(taskID: task.id, owner: owner, channel: channel.name, callbackToken: token) else { return .gone }
             let rewrites = assetIDs.reduce(into: [String: String]()) { $0[$1] = bindings[$1]?[channel.name] }
@@ -116,7 +119,6 @@ public struct ArkRelay: Sendable {
                 callbackURL: settings.callbacks == true ? callbackBase.url.map { "\($0)/upstream/ark/\(task.id)/\(token)" } : nil,
                 expiresAfter: Int(settings.deadline.components.seconds)
             )
-            await router.pace(channel.name)
             let upstreamID: String
             do throws(ArkError) {
                 upstreamID = try await client.createTask(body)
@@ -366,12 +368,15 @@ public struct ArkRelay: Sendable {
     public func cancelUpstream(_ task: VideoTask) async throws {
         guard let upstream = task.upstream, let upstreamID = upstream.id, !task.status.isFinal else { return }
         guard let client = clients[upstream.channel] else { return }
-        guard upstream.status == "queued" else {
-            throw SeedgateError(.conflict, code: "task_not_cancellable",
-                                message: "task '\(task.id)' is already running upstream; upstream tasks can only be cancelled while queued")
-        }
+        let notCancellable = SeedgateError(.conflict, code: "task_not_cancellable",
+                                           message: "task '\(task.id)' is already running upstream; upstream tasks can only be cancelled while queued")
+        guard upstream.status == "queued" else { throw notCancellable }
+        // The stored status may be a poll old, and a DELETE on a finished task deletes its record and
+        // result: upstream is asked for the status first.
+        let current: String
         do throws(ArkError) {
-            try await client.cancelTask(id: upstreamID)
+            current = try await client.task(id: upstreamID).status
+            if current == "queued" { try await client.cancelTask(id: upstreamID) }
         } catch {
             switch error {
             case .unavailable(let reason, _, _):
@@ -380,5 +385,6 @@ public struct ArkRelay: Sendable {
                 throw SeedgateError(.conflict, code: "task_not_cancellable", message: "upstream refused to cancel task '\(task.id)': \(message)")
             }
         }
+        guard current == "queued" else { throw notCancellable }
     }
 }
