@@ -4,14 +4,21 @@ import Configuration
 import Foundation
 import Hummingbird
 import Logging
-import Seedgate
+import SeedgateApp
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateStore
+import SeedgateSupport
 
 @main
 struct SeedgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seedgate",
         abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
-        subcommands: [Serve.self, Keys.self, Credits.self, Channels.self, Migrate.self],
+        subcommands: [
+            Serve.self, Keys.self, Credits.self, Channels.self, Admin.self, Migrate.self,
+            Generate.self, Assets.self, Tasks.self, AccountCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -30,23 +37,32 @@ struct StoreOptions: ParsableArguments {
     var dataDir: String?
     @Option(name: .long, help: "A PostgreSQL URL, postgres://user:password@host:5432/db, instead of SQLite (env SEEDGATE_DATABASE_URL).")
     var database: String?
+    @Option(name: .customLong("config"), help: "A JSON file of settings, by the variables' names without SEEDGATE_ ({\"port\": 8080}); flags and the environment win (env SEEDGATE_CONFIG).")
+    var config: String?
 
-    /// The configuration these options and the environment describe.
-    func configuration() -> SeedgateConfiguration {
-        var config = SeedgateConfiguration()
-        config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
-        if let dataDir { config.dataDirectory = dataDir }
-        if let database { config.databaseURL = database }
-        return config
+    /// `--config`, else `SEEDGATE_CONFIG`.
+    var configFile: String? { config ?? ProcessInfo.processInfo.environment["SEEDGATE_CONFIG"] }
+
+    /// The command line's values of these options, by setting.
+    var values: [Setting: String] {
+        var values: [Setting: String] = [:]
+        values[.dataDir] = dataDir
+        values[.database] = database
+        return values
+    }
+
+    /// The configuration these options, the environment and the config file describe.
+    func configuration() async throws -> SeedgateConfiguration {
+        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: values, file: configFile))
     }
 
     /// Opens the store, runs `body`, and closes the store whether `body` succeeded or not.
-    func withStore<R>(_ body: (Store) async throws -> R) async throws -> R {
+    func withStore<R>(_ body: (SQLStore) async throws -> R) async throws -> R {
         var logger = Logger(label: "seedgate")
         logger.logLevel = .warning
-        let config = configuration()
+        let config = try await configuration()
         try config.validateDatabase()
-        let store = Store(provider: try await config.openDatabase(logger: logger, sqliteReaders: 1))
+        let store = SQLStore(provider: try await config.openDatabase(logger: logger, sqliteReaders: 1))
         do {
             try await store.migrate()
             let result = try await body(store)
@@ -71,16 +87,26 @@ struct Serve: AsyncParsableCommand {
     var allowPrivateUrls = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env SEEDGATE_LOG_LEVEL; default info).")
     var logLevel: String?
+    @Option(help: "Log lines as text or json, one object per line (env SEEDGATE_LOG_FORMAT; default text).")
+    var logFormat: String?
+    @Option(help: "Serve GET /metrics (Prometheus) on this port, apart from the API (env SEEDGATE_METRICS_PORT; default: off).")
+    var metricsPort: Int?
     @Option(help: "Seconds a result link stays valid (env SEEDGATE_RESULT_TTL; default 86400).")
     var resultTtl: Int?
     @Option(help: "Seconds result files are kept after a task completes (env SEEDGATE_RESULT_RETENTION; default 604800).")
     var resultRetention: Int?
+    @Option(help: "Seconds an upload (POST /v1/uploads) is kept (env SEEDGATE_UPLOAD_RETENTION; default 86400).")
+    var uploadRetention: Int?
+    @Option(help: "Bytes of unexpired uploads each key may hold (env SEEDGATE_UPLOAD_QUOTA; default 1073741824).")
+    var uploadQuota: Int?
     @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
     var renderConcurrency: Int?
     @Flag(inversion: .prefixedNo, help: "Run the background workers (default); --no-workers makes an API-only replica (env SEEDGATE_WORKERS).")
     var workers: Bool?
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
     var prices: String?
+    @Option(help: "A JSON file of models to add to or change in the built-in catalog (env SEEDGATE_MODELS).")
+    var models: String?
     @Option(help: "A JSON file of upstream channels (Ark accounts) (env SEEDGATE_CHANNELS; default: the local engine serves everything).")
     var channels: String?
     @Flag(inversion: .prefixedNo, help: "Give upstream a callback URL on our public URL (env SEEDGATE_UPSTREAM_CALLBACKS; default: on when --public-url is set).")
@@ -99,42 +125,55 @@ struct Serve: AsyncParsableCommand {
     var s3Endpoint: String?
     @Option(help: "The region S3 requests are signed for (env SEEDGATE_S3_REGION; default us-east-1).")
     var s3Region: String?
+    @Option(help: "Seconds a connection may go without a complete request before it is closed (env SEEDGATE_IDLE_TIMEOUT; default 30).")
+    var idleTimeout: Int?
+    @Option(help: "Connections open at once; more wait (env SEEDGATE_MAX_CONNECTIONS; default: from the descriptor limit).")
+    var maxConnections: Int?
 
     func run() async throws {
-        var config = store.configuration()
-        if let host { config.host = host }
-        if let port { config.port = port }
-        if let publicUrl { config.publicURL = publicUrl }
-        if allowPrivateUrls { config.allowPrivateURLs = true }
-        if let resultTtl { config.resultLinkTTL = .seconds(resultTtl) }
-        if let resultRetention { config.resultRetention = .seconds(resultRetention) }
-        if let renderConcurrency { config.renderConcurrency = renderConcurrency }
-        if let prices { config.pricesFile = prices }
-        if let channels { config.channelsFile = channels }
-        if let upstreamCallbacks { config.upstream.callbacks = upstreamCallbacks }
-        if let workers { config.runWorkers = workers }
-        if let defaultRpm { config.defaultLimits.rpm = defaultRpm }
-        if let defaultMaxInFlight { config.defaultLimits.maxInFlight = defaultMaxInFlight }
-        if let blobStore { config.blobStore = blobStore }
-        if let s3Endpoint { config.s3Endpoint = s3Endpoint }
-        if let s3Region { config.s3Region = s3Region }
-        if let level = logLevel {
-            guard let parsed = Logger.Level(rawValue: level) else { throw ValidationError("--log-level: unknown level '\(level)'") }
-            config.logLevel = parsed
+        var values = store.values
+        values[.host] = host
+        values[.port] = port.map(String.init)
+        values[.publicURL] = publicUrl
+        values[.allowPrivateURLs] = allowPrivateUrls ? "true" : nil
+        values[.resultTTL] = resultTtl.map(String.init)
+        values[.resultRetention] = resultRetention.map(String.init)
+        values[.uploadRetention] = uploadRetention.map(String.init)
+        values[.uploadQuota] = uploadQuota.map(String.init)
+        values[.renderConcurrency] = renderConcurrency.map(String.init)
+        values[.prices] = prices
+        values[.channels] = channels
+        values[.models] = models
+        values[.upstreamCallbacks] = upstreamCallbacks.map(String.init)
+        values[.workers] = workers.map(String.init)
+        values[.defaultRPM] = defaultRpm.map(String.init)
+        values[.defaultMaxInFlight] = defaultMaxInFlight.map(String.init)
+        values[.blobStore] = blobStore
+        values[.s3Endpoint] = s3Endpoint
+        values[.s3Region] = s3Region
+        values[.logLevel] = logLevel
+        values[.logFormat] = logFormat
+        values[.metricsPort] = metricsPort.map(String.init)
+        values[.idleTimeout] = idleTimeout.map(String.init)
+        values[.maxConnections] = maxConnections.map(String.init)
+        let settings = try await SettingsReader.layered(values: values, file: store.configFile)
+        let config = try SeedgateConfiguration(settings: settings)
+        let format = config.logFormat
+        LoggingSystem.bootstrap { label in
+            format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardOutput(label: label)
         }
         var logger = Logger(label: "seedgate")
         logger.logLevel = config.logLevel
         if config.allowPrivateURLs {
             logger.warning("--allow-private-urls is on: the server will fetch URLs on loopback and private networks. Never use this in production.")
         }
-        let settings = config
         let serverLogger = logger
-        let app = try await buildApplication(config, logger: logger) { port, store in
-            var live = settings
+        let app = try await buildApplication(settings: settings, logger: logger) { port, store in
+            var live = config
             live.port = port
             serverLogger.info("Seedgate is listening", metadata: [
-                "address": "http://\(settings.host):\(port)", "data_dir": "\(settings.dataDirectory)",
-                "blob_store": "\((try? settings.blobStoreLocation())?.description ?? "")",
+                "address": "http://\(config.host):\(port)", "data_dir": "\(config.dataDirectory)",
+                "blob_store": "\((try? config.blobStoreLocation())?.description ?? "")",
             ])
             await Self.announceFirstKey(config: live, store: store, logger: serverLogger)
         }
@@ -142,32 +181,85 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// On a store with no key yet, makes one and prints it once with a call to paste.
-    static func announceFirstKey(config: SeedgateConfiguration, store: Store, logger: Logger) async {
+    static func announceFirstKey(config: SeedgateConfiguration, store: SQLStore, logger: Logger) async {
+        let out = config.logFormat == .json ? FileHandle.standardError : FileHandle.standardOutput
+        do {
+            // The operator's token for the web console, made once (an upgraded store gets one too).
+            if let admin = try await store.makeAdminTokenIfMissing() {
+                out.write(Data("""
+
+                The web console is at \(config.effectivePublicURL)/console. Sign in there as the operator with
+                this admin token (shown only this once; `seedgate admin token --rotate` makes a new one):
+
+                    \(admin)
+
+                or with an API key, to see what that key owns.
+
+                """.utf8))
+            }
+        } catch {
+            logger.error("could not create the admin token", metadata: ["error": "\(error)"])
+        }
         do {
             guard try await store.keyCount() == 0 else { return }
             let (key, secret, _) = try await store.createKey(name: "default", credits: config.firstKeyCredits)
             let base = config.effectivePublicURL
             // Written straight to the file descriptor: print() buffers when stdout is a file or a pipe.
-            FileHandle.standardOutput.write(Data("""
+            // With JSON logs it goes to stderr, so that stdout holds nothing but JSON lines.
+            out.write(Data("""
 
             Created the first API key '\(key.name)' (\(key.id)) with \(config.firstKeyCredits) credits.
             It is shown only this once; Seedgate keeps only its hash:
 
                 \(secret)
 
-            Submit an avatar image for review (apimart dialect):
+            Make a video from text (apimart dialect); it renders here, no internet needed:
 
-                curl -s \(base)/v1/seedance2/private-avatar \\
+                curl -s \(base)/v1/videos/generations \\
                   -H 'Authorization: Bearer \(secret)' -H 'Content-Type: application/json' \\
-                  -d '{"group": {"name": "my-avatars"}, "url": "https://example.com/avatar.png", "name": "avatar-1"}'
+                  -d '{"model": "doubao-seedance-2.0", "prompt": "A kitten yawning at the camera", "duration": 5}'
 
-            then poll the task id it returns:
+            then poll the task id it returns (result.videos[0].url is the MP4 when it is completed):
 
                 curl -s \(base)/v1/tasks/<task_id> -H 'Authorization: Bearer \(secret)'
+
+            Or in one command, from prompt to file:
+
+                seedgate generate "A kitten yawning at the camera" --duration 5 -o kitten.mp4 \\
+                  --url \(base) --api-key \(secret)
+
+            An avatar asset from a file on this machine: upload it, then submit the url the upload returns:
+
+                curl -s '\(base)/v1/uploads?type=image' -H 'Authorization: Bearer \(secret)' --data-binary @face.png
+                curl -s \(base)/v1/seedance2/private-avatar \\
+                  -H 'Authorization: Bearer \(secret)' -H 'Content-Type: application/json' \\
+                  -d '{"group": {"name": "my-avatars"}, "url": "<data.url from the upload>", "name": "avatar-1"}'
+
+            (or: seedgate assets add face.png --type image --url \(base) --api-key \(secret))
 
             """.utf8))
         } catch {
             logger.error("could not create the first API key", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The operator's admin token for the web console.", subcommands: [Token.self]
+    )
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a new admin token (printed once; the old one and every operator session stop working)."
+        )
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Replace the admin token. Required: the token itself is never stored, so it cannot be shown again.")
+        var rotate = false
+
+        func run() async throws {
+            guard rotate else { throw ValidationError("the admin token is kept only as its hash; pass --rotate to make a new one") }
+            print(try await store.withStore { try await $0.rotateAdminToken() })
         }
     }
 }
@@ -322,10 +414,9 @@ struct Channels: AsyncParsableCommand {
         @Option(help: "The channels file (env SEEDGATE_CHANNELS).") var channels: String?
 
         func run() async throws {
-            var config = SeedgateConfiguration()
-            config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider()))
+            let config = try SeedgateConfiguration(settings: try await SettingsReader.layered(values: [:]))
             guard let file = channels ?? config.channelsFile else { throw ValidationError("give the channels file with --channels or SEEDGATE_CHANNELS") }
-            let list = try ChannelsFile.load(path: file)
+            let list = try ChannelsFile.load(path: file, catalog: try config.catalog())
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             let results = await ChannelCheck.run(list, http: http, timeout: config.upstream.requestTimeout)
             try? await http.shutdown()

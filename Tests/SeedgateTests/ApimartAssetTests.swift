@@ -1,6 +1,12 @@
 import Foundation
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("apimart private-avatar (seed 000)")
 struct ApimartAssetTests {

@@ -1,8 +1,14 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("keys, auth and isolation")
 struct AuthAndIsolationTests {

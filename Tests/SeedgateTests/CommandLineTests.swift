@@ -1,8 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("the seedgate command")
 struct CommandLineTests {
@@ -52,7 +58,7 @@ struct CommandLineTests {
     func firstKeyAnnounced() async throws {
         let directory = TestSupport.temporaryDirectory()
         let server = try ServerProcess(directory: directory, allowPrivate: false)
-        let text = server.read(until: "poll the task id")
+        let text = await server.read(until: "poll the task id")
         let secret = try #require(text.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
         #expect(text.contains("-H 'Authorization: Bearer \(secret)'"))
         #expect(text.contains("/v1/seedance2/private-avatar"))
@@ -61,7 +67,7 @@ struct CommandLineTests {
         #expect(await server.child.wait() == 0)
 
         let provider = try await TestSupport.openSQLite(in: directory)
-        let store = Store(provider: provider)
+        let store = SQLStore(provider: provider)
         #expect(try await store.authenticate(secret: secret) != nil)
         #expect(try await store.keyCount() == 1)
         await provider.close()
@@ -70,33 +76,34 @@ struct CommandLineTests {
 
 /// A `seedgate serve` child process, for tests that kill it for real.
 final class ServerProcess: Sendable {
-    let child: ProcessRunner.Child
+    let child: TestProcess.Child
 
     init(directory: String, allowPrivate: Bool = true, arguments: [String] = [], environment: [String: String] = [:]) throws {
-        child = try ProcessRunner.start(
+        child = try TestProcess.start(
             try CommandLineTests.binary(),
             ["serve", "--port", "0", "--data-dir", directory] + (allowPrivate ? ["--allow-private-urls"] : []) + arguments,
             environment: environment
         )
     }
 
-    /// Reads the server's output (stdout, then stderr) until `pattern` appears.
-    func read(until pattern: String, timeout: TimeInterval = 30) -> String {
+    /// Reads the server's output (stdout, then stderr) until `pattern` appears. Sleeps asynchronously
+    /// between looks: a blocking sleep would hold one of the few cooperative threads all tests share.
+    func read(until pattern: String, timeout: TimeInterval = 30) async -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var text = ""
         while Date() < deadline {
             let (out, err) = child.output()
             text = String(decoding: out, as: UTF8.self) + String(decoding: err, as: UTF8.self)
             if text.contains(pattern) { break }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return text
     }
 
     /// The port it listens on, once it does.
-    func port() throws -> Int {
+    func port() async throws -> Int {
         let marker = "listening on 127.0.0.1:"
-        let text = read(until: marker)
+        let text = await read(until: marker)
         // Plain parsing: this runs in parallel tests, and a shared Regex is not safe to first-use concurrently.
         guard let range = text.range(of: marker), let value = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
             throw FixtureError("server did not start: \(text)")
@@ -122,8 +129,8 @@ extension CommandLineTests {
         let directory = TestSupport.temporaryDirectory()
         let fixtures = try await FixtureServer.baseURL()
         let first = try ServerProcess(directory: directory)
-        let firstPort = try first.port()
-        let announced = first.read(until: "poll the task id")
+        let firstPort = try await first.port()
+        let announced = await first.read(until: "poll the task id")
         let secret = try #require(announced.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
 
         let client = HTTPClient.shared
@@ -138,7 +145,7 @@ extension CommandLineTests {
 
         // Kill it once reviews are under way (an asset is leased), before they can finish.
         let provider = try await TestSupport.openSQLite(in: directory)
-        let store = Store(provider: provider)
+        let store = SQLStore(provider: provider)
         let deadline = ContinuousClock.now + .seconds(20)
         var leased = 0
         while leased == 0, ContinuousClock.now < deadline {
@@ -154,7 +161,7 @@ extension CommandLineTests {
         #expect(stranded.assets.contains { $0.status == .processing }, "the kill came after every review had finished")
 
         let second = try ServerProcess(directory: directory)
-        _ = try second.port()
+        _ = try await second.port()
         var final: AssetReviewTask?
         let finishBy = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < finishBy {
@@ -195,7 +202,7 @@ extension CommandLineTests {
         #expect(shown.stdout.contains("\tcredit\t250\t0\t\ttop-up"))
 
         let provider = try await TestSupport.openSQLite(in: directory)
-        let store = Store(provider: provider)
+        let store = SQLStore(provider: provider)
         let key = try #require(try await store.authenticate(secret: secret))
         #expect(key.rpm == 9 && key.maxInFlight == 2)
         #expect(try await store.webhookSecret(keyID: id) == newSecret)
@@ -212,7 +219,18 @@ struct NoWorkersTests {
             let reply = try await gw.post("/v1/seedance2/private-avatar", key: key, #"{"group": {"name": "g"}, "url": "\#(gw.url("good.png"))"}"#)
             #expect(reply.status == 200)
             let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
-            try await Task.sleep(for: .seconds(2))
+            // The server's background services are running (the rate-limit flush, every 250 ms, has stored
+            // both requests), yet nothing claimed either piece of work.
+            try await TestSupport.waitUntil("the rate-limit counts are flushed") {
+                let hits = try await gw.store.provider.read { db in
+                    try await db.raw("SELECT SUM(hits) AS n FROM rate_windows").first()?.decode(column: "n", as: Int?.self)
+                }
+                return (hits ?? 0) >= 2
+            }
+            let claims = try await gw.store.provider.read { db in
+                try await db.raw("SELECT (SELECT SUM(attempts) FROM tasks) + (SELECT SUM(attempts) FROM assets) AS n").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(claims == 0, "an API-only replica claims no work")
             #expect(try await gw.get("/v1/tasks/\(try #require(reply.body["data"]["id"].string))", key: key).body["data"]["status"].string == "processing")
             #expect(try await gw.get("/v1/tasks/\(id)", key: key).body["data"]["status"].string == "pending")
         }

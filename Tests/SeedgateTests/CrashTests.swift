@@ -1,8 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("crash safety", .serialized)
 struct CrashTests {
@@ -18,7 +24,7 @@ struct CrashTests {
         var config = SeedgateConfiguration()
         config.dataDirectory = directory
         try await backend.configure(&config)
-        let store = Store(provider: try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1))
+        let store = SQLStore(provider: try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1))
         try await store.migrate()
         let arguments = config.databaseURL.map { ["--database", $0] } ?? []
         let environment = ["SEEDGATE_WORK_LEASE": "3"]
@@ -32,7 +38,7 @@ struct CrashTests {
     }
 
     func run(
-        _ backend: Backend, store: Store, directory: String, fixtures: String, receiver: WebhookReceiver,
+        _ backend: Backend, store: SQLStore, directory: String, fixtures: String, receiver: WebhookReceiver,
         arguments: [String], environment: [String: String]
     ) async throws {
 
@@ -43,7 +49,8 @@ struct CrashTests {
         }
         var servers = [try ServerProcess(directory: directory, arguments: arguments, environment: environment)]
         if backend == .postgres { servers.append(try ServerProcess(directory: directory, arguments: arguments, environment: environment)) }
-        let ports = try servers.map { try $0.port() }
+        var ports: [Int] = []
+        for server in servers { ports.append(try await server.port()) }
 
         // 200 tasks: per key 10 renders, 10 failing renders, 20 asset reviews (half of them failing).
         var expected: [String: (key: Int, outcome: String)] = [:]
@@ -81,7 +88,7 @@ struct CrashTests {
         await servers[0].kill9()
         if backend == .sqlite {
             servers[0] = try ServerProcess(directory: directory, arguments: arguments, environment: environment)
-            _ = try servers[0].port()
+            _ = try await servers[0].port()
         }
 
         // Everything reaches a final state and its webhook is delivered.

@@ -1,7 +1,13 @@
 import Foundation
 import HTTPTypes
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("credits")
 struct CreditsTests {
@@ -93,8 +99,9 @@ struct CreditsTests {
         try await withGateway(backend: backend, configure: { $0.renderConcurrency = 1 }) { gw in
             // A second worker on its own connection, as a second server would be.
             let blobs = try LocalBlobStore(root: "\(gw.dataDirectory)/blobs")
-            let engine = LocalVideoEngine(fetcher: MediaFetcher(client: .shared, urlGuard: URLGuard(allowPrivate: true)), blobs: blobs, scratchDirectory: "\(gw.dataDirectory)/tmp")
-            let rival = VideoWorker(store: gw.store, engine: engine, signal: WorkSignal(), concurrency: 1, logger: TestSupport.logger)
+            let renderer = LocalVideoEngine(fetcher: MediaFetcher(http: GuardedClient(configuration: .init(), urlGuard: URLGuard(allowPrivate: true))), blobs: blobs, scratchDirectory: "\(gw.dataDirectory)/tmp")
+            let engine = LocalEngine(renderer: renderer, store: gw.store, lease: .seconds(60))
+            let rival = VideoWorker(store: gw.store, engine: engine, blobs: blobs, signal: WorkSignal(), concurrency: 1, logger: TestSupport.logger)
             let rivalTask = Task { try await rival.run() }
             defer { rivalTask.cancel() }
 

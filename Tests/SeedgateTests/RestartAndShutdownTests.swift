@@ -1,6 +1,12 @@
 import Foundation
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("durability")
 struct RestartAndShutdownTests {
@@ -10,7 +16,7 @@ struct RestartAndShutdownTests {
         let fixtures = try await FixtureServer.baseURL()
         // The state a server leaves when it is killed mid-review: assets in processing, one under a lease.
         let provider = try await TestSupport.openSQLite(in: directory)
-        let store = Store(provider: provider)
+        let store = SQLStore(provider: provider)
         try await store.migrate()
         let (key, secret, _) = try await store.createKey(name: "crash")
         let task = try await store.submitAssets(
@@ -48,7 +54,7 @@ struct RestartAndShutdownTests {
             return (key, id)
         }
         let provider = try await TestSupport.openSQLite(in: directory)
-        let store = Store(provider: provider)
+        let store = SQLStore(provider: provider)
         let key = try #require(try await store.authenticate(secret: secret))
         let asset = try await store.asset(id: assetID, keyID: key.id)
         await provider.close()

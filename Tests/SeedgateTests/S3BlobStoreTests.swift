@@ -2,8 +2,14 @@ import AsyncHTTPClient
 import Configuration
 import Foundation
 import HTTPTypes
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("S3 request signing (SigV4)")
 struct S3SignerTests {
@@ -97,10 +103,8 @@ struct S3SignerTests {
 
 @Suite("S3 blob store settings")
 struct S3SettingsTests {
-    func configuration(_ environment: [String: String]) -> SeedgateConfiguration {
-        var config = SeedgateConfiguration()
-        config.applyEnvironment(ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: environment)))
-        return config
+    func configuration(_ environment: [String: String]) async throws -> SeedgateConfiguration {
+        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: [:], environment: environment))
     }
 
     func message(_ config: SeedgateConfiguration) -> String {
@@ -126,8 +130,8 @@ struct S3SettingsTests {
     }
 
     @Test("S3 settings come from SEEDGATE_ variables, credentials fall back to the AWS_ pair, and bad ones are refused by name")
-    func environment() throws {
-        let full = configuration([
+    func environment() async throws {
+        let full = try await configuration([
             "SEEDGATE_BLOB_STORE": "s3://results/p", "SEEDGATE_S3_ENDPOINT": "http://127.0.0.1:9000/", "SEEDGATE_S3_REGION": "eu-central-1",
             "SEEDGATE_S3_ACCESS_KEY_ID": "own", "SEEDGATE_S3_SECRET_ACCESS_KEY": "own-secret",
             "AWS_ACCESS_KEY_ID": "aws", "AWS_SECRET_ACCESS_KEY": "aws-secret", "AWS_SESSION_TOKEN": "aws-token",
@@ -139,19 +143,19 @@ struct S3SettingsTests {
         let endpoint = try full.s3EndpointValue()
         #expect(endpoint.origin == "http://127.0.0.1:9000" && endpoint.hostHeader == "127.0.0.1:9000" && endpoint.basePath == "")
 
-        let aws = configuration(["SEEDGATE_BLOB_STORE": "s3://results", "AWS_ACCESS_KEY_ID": "aws", "AWS_SECRET_ACCESS_KEY": "aws-secret", "AWS_SESSION_TOKEN": "t"])
+        let aws = try await configuration(["SEEDGATE_BLOB_STORE": "s3://results", "AWS_ACCESS_KEY_ID": "aws", "AWS_SECRET_ACCESS_KEY": "aws-secret", "AWS_SESSION_TOKEN": "t"])
         #expect(try aws.s3CredentialsValue() == .init(accessKeyID: "aws", secretAccessKey: "aws-secret", sessionToken: "t"))
         #expect(try aws.s3EndpointValue().origin == "https://s3.us-east-1.amazonaws.com")
 
-        #expect(message(configuration(["SEEDGATE_BLOB_STORE": "s3://results"])).contains("SEEDGATE_S3_ACCESS_KEY_ID and SEEDGATE_S3_SECRET_ACCESS_KEY"))
+        #expect(message(try await configuration(["SEEDGATE_BLOB_STORE": "s3://results"])).contains("SEEDGATE_S3_ACCESS_KEY_ID and SEEDGATE_S3_SECRET_ACCESS_KEY"))
         // Half of Seedgate's pair is not completed from the AWS pair.
-        let half = configuration(["SEEDGATE_BLOB_STORE": "s3://results", "SEEDGATE_S3_ACCESS_KEY_ID": "own", "AWS_SECRET_ACCESS_KEY": "aws-secret"])
+        let half = try await configuration(["SEEDGATE_BLOB_STORE": "s3://results", "SEEDGATE_S3_ACCESS_KEY_ID": "own", "AWS_SECRET_ACCESS_KEY": "aws-secret"])
         #expect(message(half).contains("incomplete"))
-        let endpointOnly = configuration(["SEEDGATE_S3_ENDPOINT": "http://127.0.0.1:9000"])
+        let endpointOnly = try await configuration(["SEEDGATE_S3_ENDPOINT": "http://127.0.0.1:9000"])
         #expect(message(endpointOnly).contains("--blob-store s3://bucket"))
-        let badEndpoint = configuration(["SEEDGATE_BLOB_STORE": "s3://results", "SEEDGATE_S3_ENDPOINT": "127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
+        let badEndpoint = try await configuration(["SEEDGATE_BLOB_STORE": "s3://results", "SEEDGATE_S3_ENDPOINT": "127.0.0.1:9000", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"])
         #expect(message(badEndpoint).contains("SEEDGATE_S3_ENDPOINT"))
-        #expect(message(configuration(["SEEDGATE_BLOB_STORE": "s3://Bad_Bucket"])).contains("SEEDGATE_BLOB_STORE"))
+        #expect(message(try await configuration(["SEEDGATE_BLOB_STORE": "s3://Bad_Bucket"])).contains("SEEDGATE_BLOB_STORE"))
     }
 }
 
@@ -319,15 +323,15 @@ struct S3CommandLineTests {
             var environment = ["SEEDGATE_S3_ACCESS_KEY_ID": moto.credentials.accessKeyID, "SEEDGATE_S3_SECRET_ACCESS_KEY": "wrong-secret-Xy9"]
             let refused = try ServerProcess(directory: TestSupport.temporaryDirectory(), arguments: arguments, environment: environment)
             #expect(await refused.child.wait() != 0)
-            let said = refused.read(until: "refused access key", timeout: 5)
+            let said = await refused.read(until: "refused access key", timeout: 5)
             #expect(said.contains("blob store s3://\(moto.bucket)/cli/: \(moto.endpoint) refused access key '\(moto.credentials.accessKeyID)'"), "\(said)")
             #expect(!said.contains("wrong-secret-Xy9"), "the secret is never printed")
             refused.child.removeOutput()
 
             environment["SEEDGATE_S3_SECRET_ACCESS_KEY"] = moto.credentials.secretAccessKey
             let server = try ServerProcess(directory: TestSupport.temporaryDirectory(), arguments: arguments, environment: environment)
-            _ = try server.port()
-            let log = server.read(until: "blob_store=")
+            _ = try await server.port()
+            let log = await server.read(until: "blob_store=")
             #expect(log.contains("blob_store=s3://\(moto.bucket)/cli/"), "\(log)")
             await server.stop()
         }

@@ -1,6 +1,12 @@
 import Foundation
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("toapis (seed 001) and crun (seeds 003, 004)")
 struct ToapisAndCrunTests {
@@ -64,9 +70,12 @@ struct ToapisAndCrunTests {
                 #expect(reply.body["success"].bool == false)
                 #expect(reply.body["data"].isNull)
                 #expect(reply.body["message"].string?.hasPrefix(message) == true, "\(reply.text)")
+                // Beside the envelope, the machine code and the field, OpenAI-style.
+                #expect(reply.body["error"]["message"].string == reply.body["message"].string && reply.body["error"]["code"].string != nil)
+                if message.contains(":") { #expect(reply.body["error"]["param"].string == String(message.prefix { $0 != ":" }), "\(reply.text)") }
             }
             let missing = try await gw.get("\(Self.base)/assets/asset-none", key: key)
-            #expect(missing.text == #"{"success":false,"message":"asset 'asset-none' does not exist","data":null}"#)
+            #expect(missing.text == #"{"success":false,"message":"asset 'asset-none' does not exist","data":null,"error":{"code":"asset_not_found","message":"asset 'asset-none' does not exist"}}"#)
         }
     }
 

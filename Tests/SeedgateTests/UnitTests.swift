@@ -1,6 +1,12 @@
 import Foundation
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 @Suite("media requirements (pure)")
 struct MediaRequirementsTests {
@@ -371,7 +377,7 @@ struct StoreCopierTests {
     func copiesEverything() async throws {
         let directory = TestSupport.temporaryDirectory()
         let source = try await TestSupport.openSQLite(in: directory)
-        let from = Store(provider: source)
+        let from = SQLStore(provider: source)
         try await from.migrate()
         let (key, secret, _) = try await from.createKey(name: "moving", credits: 5000, rpm: 10)
         let review = try await from.submitAssets(keyID: key.id, target: .new(name: "g", description: "d"), projectName: "default", type: .image,
@@ -386,7 +392,7 @@ struct StoreCopierTests {
         let report = try await StoreCopier.copy(from: source, to: target)
         #expect(report.rows["api_keys"] == 1 && report.rows["tasks"] == 2 && report.rows["assets"] == 1 && report.rows["ledger"] == 3)
 
-        let to = Store(provider: target)
+        let to = SQLStore(provider: target)
         #expect(try await to.authenticate(secret: secret)?.rpm == 10)
         #expect(try await to.reviewTask(id: review.id, keyID: key.id)?.assets.map(\.id) == review.assets.map(\.id))
         #expect(try await to.videoTask(id: video.id, keyID: key.id)?.status == .cancelled)

@@ -1,7 +1,13 @@
 import Foundation
 import HTTPTypes
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 /// Writes a channels file for these fake accounts and returns its path.
 func channelsFile(_ entries: [String]) throws -> String {
@@ -159,10 +165,10 @@ struct UpstreamRelayTests {
                 return ids
             }
             var ids = try await submit(6, "healthy")
-            try await Task.sleep(for: .milliseconds(300))
+            try await TestSupport.waitUntil("the healthy tasks are submitted") { a.accepted.count + b.accepted.count == 6 }
             a.update { $0.submissions = .serverError; $0.queries = .serverError }
             ids += try await submit(6, "a-down")
-            try await Task.sleep(for: .milliseconds(500))
+            try await TestSupport.waitUntil("the tasks made while a is down are submitted") { a.accepted.count + b.accepted.count == 12 }
             a.update { $0.submissions = .hang; $0.queries = .normal }
             ids += try await submit(4, "a-hangs")
             for id in ids {
@@ -212,21 +218,30 @@ struct UpstreamRelayTests {
     @Test("status checks: a refused account or an outage does not fail a running task; past its deadline it is given up, hold released")
     func statusCheckFailures() async throws {
         let a = try await FakeArk.start()
-        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.deadline = .seconds(8) }) { gw in
+        let clock = OffsetClock()
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { config in
+            config.upstream.deadline = .seconds(600)
+            config.clock = clock
+        }) { gw in
             let key = try await gw.newKey(credits: 10_000)
             // Status checks refused (403) for a while: the task waits, then finishes normally.
             a.update { $0.queries = .accountOverdue }
             let refused = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
-            try await Task.sleep(for: .seconds(2))
+            try await TestSupport.waitUntil("three status checks were refused") { a.queries >= 3 }
             let during = try await gw.get("/v1/tasks/\(refused)", key: key)
             #expect(during.body["data"]["status"].string != "failed", "\(during.text)")
             a.update { $0.queries = .normal }
             var done = try await gw.finishedVideo(refused, key: key, limit: .seconds(60))
             #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
 
-            // Status checks never answered again: given up at the deadline, not kept forever.
+            // Status checks never answered again: given up at the deadline, not kept forever. The clock
+            // moves past the deadline instead of the test waiting ten minutes for it.
             a.update { $0.queries = .serverError }
             let unreachable = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "y", "duration": 4}"#, key: key)
+            let checked = a.queries
+            try await TestSupport.waitUntil("a status check of the second task failed") { a.accepted.count == 2 && a.queries > checked }
+            #expect(try await gw.get("/v1/tasks/\(unreachable)", key: key).body["data"]["status"].string != "failed", "not given up before its deadline")
+            clock.advance(by: .seconds(601))
             done = try await gw.finishedVideo(unreachable, key: key, limit: .seconds(60))
             #expect(done.body["data"]["status"].string == "failed")
             #expect(done.body["data"]["error"]["code"].string == "deadline_exceeded", "\(done.text)")
@@ -245,7 +260,7 @@ struct UpstreamRelayTests {
             let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
             let queued = try await gw.poll("/v1/tasks/\(id)", key: key, limit: .seconds(30)) { _ in !a.accepted.isEmpty }
             #expect(queued.body["data"]["status"].string == "pending", "\(queued.text)")
-            try await Task.sleep(for: .seconds(2))   // upstream: queued 0.3 s, running 0.7 s, then succeeded
+            try await TestSupport.waitUntil("upstream finished the task") { a.tasks.first?.status == "succeeded" }
             let cancel = try await gw.post("/v1/tasks/\(id)/cancel", key: key, "")
             #expect(cancel.status == 409 && cancel.body["error"]["code"].string == "task_not_cancellable", "\(cancel.text)")
             #expect(a.deletes.isEmpty)
@@ -254,7 +269,8 @@ struct UpstreamRelayTests {
 
     @Test("cancel goes upstream while queued; a running upstream task cannot be cancelled; queued shows as pending")
     func cancel() async throws {
-        let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(15), runTime: .seconds(60)))
+        // Queued long enough that the cancel comes while it waits, however loaded the machine.
+        let a = try await FakeArk.start(FakeArk.Behaviour(queueTime: .seconds(120), runTime: .seconds(60)))
         try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: true) { gw in
             let key = try await gw.newKey()
             let queued = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "q", "duration": 4}"#, key: key)
@@ -273,6 +289,7 @@ struct UpstreamRelayTests {
             while !a.deletes.contains(upstreamID) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(a.deletes == [upstreamID])
 
+            a.update { $0.queueTime = .milliseconds(500) }
             let running = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "r", "duration": 4}"#, key: key)
             // Running upstream (its callback said so): the view shows processing with progress past queueing.
             let started = try await gw.poll("/v1/tasks/\(running)", key: key, limit: .seconds(45)) { ($0["data"]["progress"].int ?? 0) >= 20 }
@@ -290,14 +307,15 @@ struct UpstreamRelayTests {
             a.update { $0.queries = .rateLimited }
             let first = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "limited 1", "duration": 4}"#, key: key)
             _ = try await gw.poll("/v1/tasks/\(first)", key: key, limit: .seconds(20)) { _ in !a.tasks.isEmpty }
-            try await Task.sleep(for: .seconds(2))
+            try await TestSupport.waitUntil("two status checks were answered 429") { a.queries >= 2 }
             #expect(try await gw.get("/v1/tasks/\(first)", key: key).body["data"]["status"].string == "pending", "429s on status checks do not fail a task")
             let cancel = try await gw.post("/v1/tasks/\(first)/cancel", key: key, "{}")
             #expect(cancel.status == 503 && cancel.body["error"]["code"].string == "upstream_unavailable" && cancel.headers[.retryAfter] == "5", "\(cancel.text)")
 
             a.update { $0.submissions = .rateLimited; $0.queries = .normal }
+            let tried = a.creates
             let second = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "limited 2", "duration": 4}"#, key: key)
-            try await Task.sleep(for: .seconds(2))
+            try await TestSupport.waitUntil("the submission was answered 429") { a.creates > tried }
             #expect(try await gw.get("/v1/tasks/\(second)", key: key).body["data"]["status"].string != "failed", "a 429 on submission is not a failure")
             a.update { $0.submissions = .normal }
             for id in [first, second] {

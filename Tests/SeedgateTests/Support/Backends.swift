@@ -1,7 +1,13 @@
 import Foundation
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import SQLKit
 import Testing
-@testable import Seedgate
 
 /// The stores the contract tests run on: SQLite always, PostgreSQL when `SEEDGATE_TEST_DATABASE_URL`
 /// names a server (scripts/test starts one and sets it).
@@ -29,11 +35,11 @@ enum Backend: String, Sendable, CustomTestStringConvertible {
     }
 
     /// An open, migrated store of this kind, for tests below the HTTP layer.
-    func openStore() async throws -> Store {
+    func openStore() async throws -> SQLStore {
         var config = SeedgateConfiguration()
         config.dataDirectory = TestSupport.temporaryDirectory()
         try await configure(&config)
-        let store = Store(provider: try await config.openDatabase(logger: TestSupport.logger))
+        let store = SQLStore(provider: try await config.openDatabase(logger: TestSupport.logger))
         try await store.migrate()
         return store
     }

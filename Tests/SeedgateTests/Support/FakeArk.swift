@@ -4,8 +4,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Synchronization
-@testable import Seedgate
 
 /// An Ark account on loopback that speaks the documented protocol (upstream.md sections 1 and 2):
 /// the video task API behind a bearer key, the asset library behind HMAC-SHA256 request signing
@@ -24,7 +30,14 @@ final class FakeArk: Sendable {
         case hang
         /// HTTP 403 AccountOverdueError: the account is refused, whatever the call.
         case accountOverdue
+        /// The answer starts, then the connection is cut (nothing was done).
+        case reset
+        /// Answers only after 3 s, past a caller's time limit (nothing was done).
+        case slow
     }
+
+    /// The faults drawn at random for a share of calls (`Behaviour.faultRate`).
+    static let faults: [Answer] = [.serverError, .rateLimited, .reset, .slow]
 
     /// How tasks created from now on end.
     enum Outcome: Sendable, Equatable {
@@ -43,6 +56,11 @@ final class FakeArk: Sendable {
         var queueTime: Duration = .milliseconds(300)
         var runTime: Duration = .milliseconds(700)
         var assetReviewTime: Duration = .milliseconds(300)
+        /// The share of creates, status reads and result downloads that fail in one of the ways upstream
+        /// does (a result download is then cut off half way, or refused), before anything is done.
+        var faultRate = 0.0
+        /// The share of callbacks that are dropped, and as many again that are sent twice.
+        var callbackFaultRate = 0.0
     }
 
     struct FakeTask: Sendable {
@@ -79,6 +97,11 @@ final class FakeArk: Sendable {
         /// Task ids of every DELETE received.
         var deletes: [String] = []
         var callbacks: [(task: String, status: String, answered: Int)] = []
+        /// Calls received, answered or not: creates, and status reads (one task or a list).
+        var creates = 0
+        var queries = 0
+        /// Faults injected at random, by kind.
+        var faults: [String: Int] = [:]
     }
 
     let apiKey = "ark-" + Identifiers.random(24)
@@ -119,6 +142,20 @@ final class FakeArk: Sendable {
     var signatureFailures: Int { state.withLock { $0.signatureFailures } }
     var deletes: [String] { state.withLock { $0.deletes } }
     var callbacks: [(task: String, status: String, answered: Int)] { state.withLock { $0.callbacks } }
+    var creates: Int { state.withLock { $0.creates } }
+    var faultsInjected: [String: Int] { state.withLock { $0.faults } }
+
+    /// The answer for a call: the behaviour's own, or now and then a random fault.
+    private func answer(_ kind: String, _ configured: Answer) -> Answer {
+        state.withLock { state in
+            guard configured == .normal, state.behaviour.faultRate > 0, Double.random(in: 0..<1) < state.behaviour.faultRate,
+                  let fault = Self.faults.randomElement()
+            else { return configured }
+            state.faults["\(kind) \(fault)", default: 0] += 1
+            return fault
+        }
+    }
+    var queries: Int { state.withLock { $0.queries } }
 
     func update(_ change: (inout Behaviour) -> Void) { state.withLock { change(&$0.behaviour) } }
 
@@ -148,10 +185,18 @@ final class FakeArk: Sendable {
         }
         router.post("/") { request, _ in try await self.openAPI(request) }
         router.get("results/:name") { _, context in
-            if let failure = try await self.failure(self.state.withLock { $0.behaviour.results }) { return failure }
+            let configured = self.answer("result", self.state.withLock { $0.behaviour.results })
             let name = try context.parameters.require("name")
             let path = name.hasSuffix(".png") ? self.resultFrame : self.resultVideo
             guard let data = FileManager.default.contents(atPath: path) else { return Response(status: .notFound) }
+            if configured == .reset {
+                // Cut off half way through the file.
+                return Response(status: .ok, headers: [.contentType: "video/mp4", .contentLength: String(data.count)], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(bytes: data.prefix(data.count / 2)))
+                    throw FixtureError("download cut off")
+                })
+            }
+            if let failure = try await self.failure(configured) { return failure }
             return Response(status: .ok, headers: [.contentType: name.hasSuffix(".png") ? "image/png" : "video/mp4"],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
@@ -179,6 +224,14 @@ final class FakeArk: Sendable {
             try await Task.sleep(for: .seconds(60))
             return Self.error(504, "Timeout", "gave up")
         case .accountOverdue: return Self.error(403, "AccountOverdueError", "the account has an overdue balance")
+        case .reset:
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "64"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "{\"id\":"))
+                throw FixtureError("connection cut")
+            })
+        case .slow:
+            try await Task.sleep(for: .seconds(3))
+            return Self.error(504, "Timeout", "too slow")
         }
     }
 
@@ -190,7 +243,10 @@ final class FakeArk: Sendable {
 
     private func create(_ request: Request) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
-        if let failure = try await failure(state.withLock { $0.behaviour.submissions }) { return failure }
+        if let failure = try await failure(answer("create", state.withLock { state in
+            state.creates += 1
+            return state.behaviour.submissions
+        })) { return failure }
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
         guard case .object(let body)? = try? JSONValue.parse(Data(text.utf8)) else {
             return Self.error(400, "InvalidParameter", "the request body is not a JSON object")
@@ -273,6 +329,19 @@ final class FakeArk: Sendable {
     /// POSTs the task's GET body to its callback; terminal states are retried 3 times if not acknowledged.
     private func call(_ url: String, _ task: FakeTask) async {
         let final = ["succeeded", "failed", "expired", "cancelled"].contains(task.status)
+        let fault: String? = state.withLock { state in
+            let rate = state.behaviour.callbackFaultRate
+            let draw = Double.random(in: 0..<1)
+            let fault: String? = draw < rate ? "callback dropped" : draw < 2 * rate ? "callback twice" : nil
+            if let fault { state.faults[fault, default: 0] += 1 }
+            return fault
+        }
+        if fault == "callback dropped" { return }
+        if fault == "callback twice" { await send(url, task, final: final) }
+        await send(url, task, final: final)
+    }
+
+    private func send(_ url: String, _ task: FakeTask, final: Bool) async {
         for _ in 0..<(final ? 4 : 1) {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -304,14 +373,20 @@ final class FakeArk: Sendable {
 
     private func get(_ request: Request, id: String) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
-        if let failure = try await failure(state.withLock { $0.behaviour.queries }) { return failure }
+        if let failure = try await failure(answer("query", state.withLock { state in
+            state.queries += 1
+            return state.behaviour.queries
+        })) { return failure }
         guard let task = state.withLock({ $0.tasks[id] }) else { return Self.error(404, "ResourceNotFound", "task \(id) does not exist") }
         return Self.json(200, view(task).serialized())
     }
 
     private func list(_ request: Request) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
-        if let failure = try await failure(state.withLock { $0.behaviour.queries }) { return failure }
+        if let failure = try await failure(answer("query", state.withLock { state in
+            state.queries += 1
+            return state.behaviour.queries
+        })) { return failure }
         let ids = request.uri.queryParameters.getAll("filter.task_ids").map { String($0) }
         let size = request.uri.queryParameters.get("page_size").flatMap(Int.init) ?? 10
         let tasks = state.withLock { state in
@@ -374,6 +449,7 @@ final class FakeArk: Sendable {
         case .rateLimited: return Self.openAPI(action, status: 429, error: ("RateLimitExceeded", "too many requests"))
         case .hang: try await Task.sleep(for: .seconds(60))
         case .accountOverdue: return Self.openAPI(action, status: 403, error: ("AccountOverdueError", "the account has an overdue balance"))
+        case .reset, .slow: if let failure = try await failure(state.withLock { $0.behaviour.assetCalls }) { return failure }
         }
         guard case .object(let body)? = try? JSONValue.parse(data) else {
             return Self.openAPI(action, status: 400, error: ("InvalidParameter", "the body is not a JSON object"))

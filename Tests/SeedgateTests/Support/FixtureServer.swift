@@ -1,8 +1,14 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import ServiceLifecycle
-@testable import Seedgate
 
 /// A real HTTP server on loopback that serves the media fixtures, the way a client's file host would:
 /// `/f/<name>` serves a file, `/slow/<name>` waits first, `/redirect/<name>` redirects to `/f/<name>`,

@@ -1,5 +1,11 @@
 import Foundation
-@testable import Seedgate
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 
 /// Media made at test time with the real ffmpeg, once per test run, in a temporary directory.
 /// Nothing binary is committed.

@@ -1,18 +1,24 @@
 import AsyncHTTPClient
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Synchronization
-@testable import Seedgate
 
 /// A real S3-compatible server for one test: moto (`python3 -m moto.server`) on a free loopback port.
 /// It gets an IAM user whose keys sign every request, one empty bucket, and then signature checking is
 /// switched on, so a wrongly signed request fails here as it would on S3. Killed when the test ends.
 struct MotoServer: Sendable {
-    let child: ProcessRunner.Child
+    let child: TestProcess.Child
     let endpoint: String
     let bucket: String
     let credentials: SigV4Signer.Credentials
@@ -34,7 +40,7 @@ struct MotoServer: Sendable {
 
     static func start() async throws -> MotoServer {
         let port = try await freePort()
-        let child = try ProcessRunner.start("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)])
+        let child = try TestProcess.start("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)])
         let endpoint = "http://127.0.0.1:\(port)"
         do {
             try await waitUntilAnswering(endpoint, child: child)
@@ -89,7 +95,7 @@ struct MotoServer: Sendable {
         return port
     }
 
-    private static func waitUntilAnswering(_ endpoint: String, child: ProcessRunner.Child) async throws {
+    private static func waitUntilAnswering(_ endpoint: String, child: TestProcess.Child) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let reply = try? await send(endpoint, "GET", "/", credentials: nil, service: ""), reply.status == 200 { return }
@@ -159,24 +165,11 @@ final class OnceFlag: Sendable {
 }
 
 /// Collects a response body that a blob store streams, for tests that check the bytes.
-struct CollectingWriter: ResponseBodyWriter {
-    final class Bytes: @unchecked Sendable {
-        // Written only by the one task that runs the body, read after it finished.
+/// Reads a blob's whole content, for comparing with what was stored.
+enum CollectingWriter {
+    static func collect(_ content: BlobContent) async throws -> Data {
         var data = Data()
-    }
-    let bytes = Bytes()
-
-    mutating func write(_ buffer: ByteBuffer) async throws {
-        bytes.data.append(contentsOf: buffer.readableBytesView)
-    }
-
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
-
-    /// All of `body`'s bytes.
-    static func collect(_ body: ResponseBody) async throws -> Data {
-        let writer = CollectingWriter()
-        let bytes = writer.bytes
-        try await body.write(writer)
-        return bytes.data
+        try await content.write { data.append(contentsOf: $0.readableBytesView) }
+        return data
     }
 }

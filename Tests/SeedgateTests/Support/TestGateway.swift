@@ -4,8 +4,14 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Testing
-@testable import Seedgate
 
 /// A JSON response body, navigable without declaring types: `body["data"]["id"].string`.
 struct J: @unchecked Sendable {
@@ -41,9 +47,12 @@ enum KeyHeader: Sendable { case bearer, xAPIKey, none }
 /// the fixture server's base URL, and a second store connection for what an operator's CLI would do.
 struct Gateway: Sendable {
     let client: any TestClientProtocol
-    let store: Store
+    let store: SQLStore
     let fixtures: String
     let dataDirectory: String
+
+    /// The port the gateway listens on.
+    var port: Int? { client.port }
 
     /// A key with plenty of credits (tests of credits make their own).
     func newKey(_ name: String = "test", credits: Int64 = 100_000_000) async throws -> String {
@@ -106,15 +115,32 @@ struct Gateway: Sendable {
         return (Int(response.status.code), response.headers, Data(buffer: response.body))
     }
 
-    /// Polls `GET /v1/tasks/{id}` until the task leaves `processing`.
-    func finishedTask(_ id: String, key: String) async throws -> Reply {
-        try await poll("/v1/tasks/\(id)", key: key) { $0["data"]["status"].string != "processing" }
+    /// Polls `GET /v1/tasks/{id}` until the task leaves `processing`. The limit is generous: a review
+    /// fetches and probes its files with ffprobe, which on a loaded two-core CI machine can take a while.
+    func finishedTask(_ id: String, key: String, limit: Duration = .seconds(120)) async throws -> Reply {
+        try await poll("/v1/tasks/\(id)", key: key, limit: limit) { $0["data"]["status"].string != "processing" }
     }
 
     func url(_ name: String) -> String { "\(fixtures)/f/\(name)" }
 }
 
 enum TestSupport {
+    /// Waits until `condition` holds, looking every 20 ms; fails the test (by throwing) after `limit`.
+    static func waitUntil(
+        _ what: String, limit: Duration = .seconds(60), _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + limit
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw WaitTimedOut(what: what) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    struct WaitTimedOut: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "timed out waiting until \(what)" }
+    }
+
     static func temporaryDirectory() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("seedgate-test-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -134,7 +160,7 @@ enum TestSupport {
 
     /// A generation request as the API would accept it from `json`.
     static func generationRequest(_ json: String, allowPrivate: Bool = false) throws -> GenerationRequest {
-        try GenerationRules.parse(try JSONFields.parse(Data(json.utf8)), urlGuard: URLGuard(allowPrivate: allowPrivate))
+        try ApimartGenerationRequest.read(try JSONFields.parse(Data(json.utf8)), catalog: .builtIn, urlGuard: URLGuard(allowPrivate: allowPrivate))
     }
 }
 
@@ -155,7 +181,7 @@ func withGateway<R: Sendable>(
     configure(&config)
     let app = try await buildApplication(config, logger: TestSupport.logger)
     let provider = try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1)
-    let store = Store(provider: provider)
+    let store = SQLStore(provider: provider)
     let directory = config.dataDirectory
     do {
         let result = try await app.test(.live) { client in

@@ -2,6 +2,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SeedgateApp
+import SeedgateBlobs
+import SeedgateDomain
+import SeedgateEngines
+import SeedgateHTTP
+import SeedgateStore
+import SeedgateSupport
 import Synchronization
 
 /// A webhook receiver on loopback that answers 500 to its first `failures` deliveries, then 200,

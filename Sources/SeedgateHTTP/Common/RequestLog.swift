@@ -1,0 +1,86 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SeedgateDomain
+import SeedgateSupport
+import Synchronization
+
+/// What the outermost middleware learns about a request and the inner ones fill in: its id, and the key
+/// that proved itself (for the access line).
+public final class RequestTrace: Sendable {
+    private let state = Mutex<(requestID: String?, keyID: String?)>((nil, nil))
+
+    public init() {}
+
+    public var requestID: String? {
+        get { state.withLock { $0.requestID } }
+        set { state.withLock { $0.requestID = newValue } }
+    }
+    public var keyID: String? {
+        get { state.withLock { $0.keyID } }
+        set { state.withLock { $0.keyID = newValue } }
+    }
+}
+
+/// A context that carries a `RequestTrace`.
+public protocol TracedRequestContext: RequestContext {
+    var trace: RequestTrace { get }
+}
+
+/// Gives every request an id (the client's `X-Request-Id` when it is sane, else a new one), puts it on
+/// every log line of the request and on the response, writes one access line when the request ends
+/// (method, route, status, duration, bytes, key id), and counts it for `/metrics` by route template.
+package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddleware {
+    package let telemetry: Telemetry
+    package static var header: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    package init(telemetry: Telemetry) {
+        self.telemetry = telemetry
+    }
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = request.headers[Self.header].flatMap(Self.sane) ?? "req_" + Identifiers.random(20)
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(id)
+        context.trace.requestID = id
+        let started = ContinuousClock.now
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.header] = id
+            finish(request, context, status: Int(response.status.code), bytes: response.headers[.contentLength].flatMap(Int.init) ?? response.body.contentLength, since: started)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            finish(request, context, status: Int(status), bytes: nil, since: started)
+            throw error
+        }
+    }
+
+    private func finish(_ request: Request, _ context: Context, status: Int, bytes: Int?, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        // Routes by template, so ids never become labels; requests no route matched are one series.
+        let route = context.endpointPath ?? "unmatched"
+        let method = request.method.rawValue
+        telemetry.count("http_requests_total", [("route", route), ("method", method), ("status", String(status))])
+        telemetry.time("http_request_duration_seconds", [("route", route), ("method", method)], elapsed)
+        if status >= 500 { telemetry.count("http_request_errors_total", [("route", route), ("method", method), ("status", String(status))]) }
+        var metadata: Logger.Metadata = [
+            "method": .string(method), "route": .string(route), "path": .string(request.uri.path), "status": .stringConvertible(status),
+            "duration_ms": .stringConvertible(Int((elapsed / .milliseconds(1)).rounded())),
+        ]
+        if let bytes { metadata["bytes"] = .stringConvertible(bytes) }
+        if let key = context.trace.keyID { metadata["key"] = .string(key) }
+        context.logger.info("request", metadata: metadata)
+    }
+
+    /// 1 to 128 letters, digits and `-_.:`; anything else is replaced, never echoed.
+    package static func sane(_ value: String) -> String? {
+        guard (1...128).contains(value.utf8.count),
+              value.utf8.allSatisfy({ byte in
+                  (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || "-_.:".utf8.contains(byte)
+              })
+        else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import SeedgateDomain
+import SeedgateSupport
+import SQLKit
+
+
+/// The webhook outbox. A delivery is queued in the same transaction that puts its task in a final
+/// state, so none is lost and none is queued twice (one per task, by a unique index).
+extension SQLStore {
+    package func enqueueWebhook(_ db: any SQLDatabase, taskID: String) async throws {
+        guard let row = try await db.raw("SELECT key_id, callback_url FROM tasks WHERE id = \(bind: taskID)").first(),
+              let url = try row.decode(column: "callback_url", as: String?.self)
+        else { return }
+        let now = Epoch.millis(clock.now)
+        try await db.raw("""
+            INSERT INTO webhook_deliveries (id, key_id, task_id, url, status, attempts, next_attempt_at, created_at)
+            VALUES (\(bind: "msg_" + Identifiers.ulid(clock.now)), \(bind: try row.decode(column: "key_id", as: String.self)), \(bind: taskID),
+                    \(bind: url), 'pending', 0, \(bind: now), \(bind: now))
+            ON CONFLICT (task_id) DO NOTHING
+            """).run()
+    }
+
+    public func claimWebhook(owner: String, lease: Duration) async throws -> WebhookDelivery? {
+        let now = Epoch.millis(clock.now)
+        return try await claim(
+            "webhook_deliveries", owner: owner, until: now + lease.milliseconds,
+            free: "status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))",
+            order: "next_attempt_at"
+        ).first.map { try Self.delivery(from: $0) }
+    }
+
+    /// Records one attempt. `retryAfter` nil means the delivery is over (delivered, or given up).
+    public func recordWebhookAttempt(id: String, owner: String, delivered: Bool, statusCode: Int?, error: String?, retryAfter: Duration?) async throws {
+        let now = Epoch.millis(clock.now)
+        let status = DeliveryStatus.after(attempt: delivered, retrying: retryAfter != nil)
+        let next = now + (retryAfter ?? .zero).milliseconds
+        try await provider.transaction { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET status = \(bind: status.rawValue), attempts = attempts + 1, last_status_code = \(bind: statusCode),
+                    last_error = \(bind: error), next_attempt_at = \(bind: next), delivered_at = \(bind: delivered ? now : nil),
+                    lease_owner = NULL, lease_until = NULL
+                WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND status IN (\(unsafeRaw: DeliveryStatus.sqlSources(of: status)))
+                """).run()
+        }
+    }
+
+    public func webhookDelivery(taskID: String) async throws -> WebhookDelivery? {
+        try await provider.read { db in
+            try await db.raw("SELECT * FROM webhook_deliveries WHERE task_id = \(bind: taskID)").first().map { try Self.delivery(from: $0) }
+        }
+    }
+
+    /// A video task with its webhook's delivery state, in one query: what a task poll shows.
+    public func videoTaskWithWebhook(id: String, keyID: String) async throws -> (task: VideoTask, webhook: WebhookDelivery?)? {
+        try await provider.read { db in
+            guard let row = try await db.raw("""
+                SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
+                WHERE t.id = \(bind: id) AND t.key_id = \(bind: keyID) AND t.kind = 'video'
+                """).first()
+            else { return nil }
+            let hasWebhook = try !row.decodeNil(column: "webhook_id")
+            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
+        }
+    }
+
+    private static let prefixedDeliveryColumns = [
+        "id", "key_id", "task_id", "url", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "delivered_at",
+    ].map { "w.\($0) AS webhook_\($0)" }.joined(separator: ", ")
+
+    /// A delivery from its row; `prefix` is put before each column's name, for rows where they are aliased.
+    package static func delivery(from row: any SQLRow, prefix: String = "") throws -> WebhookDelivery {
+        func column(_ name: String) -> String { prefix.isEmpty ? name : prefix + name }
+        return WebhookDelivery(
+            id: try row.decode(column: column("id"), as: String.self), keyID: try row.decode(column: column("key_id"), as: String.self),
+            taskID: try row.decode(column: column("task_id"), as: String.self), url: try row.decode(column: column("url"), as: String.self),
+            status: try row.decode(column: column("status"), as: String.self), attempts: try row.decode(column: column("attempts"), as: Int.self),
+            lastStatusCode: try row.decode(column: column("last_status_code"), as: Int?.self),
+            lastError: try row.decode(column: column("last_error"), as: String?.self),
+            nextAttemptAt: Epoch.date(try row.decode(column: column("next_attempt_at"), as: Int64.self)),
+            deliveredAt: try row.decode(column: column("delivered_at"), as: Int64?.self).map(Epoch.date)
+        )
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SeedgateApp
+import SeedgateSupport
+import Testing
+
+@Suite("settings: command line, environment, config file")
+struct ConfigurationTests {
+    static func configuration(
+        values: [Setting: String] = [:], environment: [String: String] = [:], file: String? = nil
+    ) async throws -> SeedgateConfiguration {
+        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: values, environment: environment, file: file))
+    }
+
+    static let malformed: [(String, String, String)] = [
+        ("SEEDGATE_PORT", "80a", "--port / SEEDGATE_PORT must be a whole number, not '80a'"),
+        ("SEEDGATE_WORKERS", "maybe", "--[no-]workers / SEEDGATE_WORKERS must be true or false"),
+        ("SEEDGATE_RESULT_TTL", "1d", "--result-ttl / SEEDGATE_RESULT_TTL must be a whole number"),
+        ("SEEDGATE_UPSTREAM_POLL_INTERVAL", "fast", "SEEDGATE_UPSTREAM_POLL_INTERVAL must be a number"),
+        ("SEEDGATE_DEFAULT_MAX_IN_FLIGHT", "", "--default-max-in-flight / SEEDGATE_DEFAULT_MAX_IN_FLIGHT is set but empty"),
+        ("SEEDGATE_LOG_LEVEL", "loud", "--log-level / SEEDGATE_LOG_LEVEL must be trace, debug"),
+    ]
+
+    @Test("a malformed value stops start-up, naming the flag and the variable", arguments: malformed)
+    func refused(_ row: (String, String, String)) async throws {
+        do {
+            _ = try await Self.configuration(environment: [row.0: row.1])
+            Issue.record("\(row.0)=\(row.1) was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains(row.2), "\(error.description)")
+        }
+    }
+
+    @Test("the command line wins over the environment, the environment over the file; the file holds numbers, booleans and nested keys")
+    func layers() async throws {
+        let file = TestSupport.temporaryDirectory() + "/seedgate.json"
+        try Data(#"{"port": 9001, "render": {"concurrency": 3}, "upstream": {"deadline": 42}, "workers": false, "data": {"dir": "/srv/sg"}}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        let fromFile = try await Self.configuration(file: file)
+        #expect(fromFile.port == 9001)
+        #expect(fromFile.renderConcurrency == 3)
+        #expect(fromFile.upstream.deadline == .seconds(42))
+        #expect(fromFile.runWorkers == false)
+        #expect(fromFile.dataDirectory == "/srv/sg")
+        let environment = try await Self.configuration(environment: ["SEEDGATE_PORT": "9002", "SEEDGATE_WORKERS": "true"], file: file)
+        #expect(environment.port == 9002 && environment.runWorkers && environment.renderConcurrency == 3)
+        let commandLine = try await Self.configuration(values: [.port: "9003"], environment: ["SEEDGATE_PORT": "9002"], file: file)
+        #expect(commandLine.port == 9003)
+        let defaults = try await Self.configuration()
+        #expect(defaults.port == 8080 && defaults.dataDirectory == ".seedgate" && defaults.runWorkers)
+    }
+
+    @Test("a config file that cannot be read stops start-up, naming it")
+    func missingFile() async throws {
+        await #expect(throws: ConfigurationError.self) { try await Self.configuration(file: "/nonexistent/seedgate.json") }
+    }
+
+    @Test("seedgate serve with SEEDGATE_RESULT_TTL=1d exits at once and says which setting is wrong")
+    func serveRefusesMalformed() async throws {
+        let server = try ServerProcess(directory: TestSupport.temporaryDirectory(), environment: ["SEEDGATE_RESULT_TTL": "1d"])
+        let status = await server.child.wait()
+        let output = await server.read(until: "SEEDGATE_RESULT_TTL", timeout: 5)
+        #expect(status != 0)
+        #expect(output.contains("--result-ttl / SEEDGATE_RESULT_TTL must be a whole number, not '1d'"), "\(output)")
+    }
+}
