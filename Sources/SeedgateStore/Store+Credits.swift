@@ -146,11 +146,14 @@ extension SQLStore {
 
     /// Sets a key's limits; nil leaves one as it is.
     public func setLimits(keyID: String, rpm: Int?, maxInFlight: Int?) async throws -> Bool {
-        try await provider.transaction { db in
-            !(try await db.raw("""
+        defer { keyCache?.forget() }
+        return try await provider.transaction { db in
+            let changed = !(try await db.raw("""
                 UPDATE api_keys SET rpm = COALESCE(\(bind: rpm), rpm), max_in_flight = COALESCE(\(bind: maxInFlight), max_in_flight)
                 WHERE id = \(bind: keyID) RETURNING id
                 """).all()).isEmpty
+            if changed { try await self.keysChanged(db) }
+            return changed
         }
     }
 

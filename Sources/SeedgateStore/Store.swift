@@ -10,10 +10,14 @@ public struct SQLStore: GatewayStore {
     public let provider: any DatabaseProvider
     /// The time every stored timestamp and every lease, window and deadline comparison uses.
     public let clock: any WallClock
+    /// On PostgreSQL, live keys kept between requests (see `KeyCache`); SQLite answers on the calling
+    /// thread, so it is asked every time and a revocation holds at once.
+    package let keyCache: KeyCache?
 
     public init(provider: any DatabaseProvider, clock: any WallClock = SystemClock()) {
         self.provider = provider
         self.clock = clock
+        self.keyCache = provider.flavor == .postgres ? KeyCache(clock: clock) : nil
     }
 
     public func migrate() async throws {
@@ -76,11 +80,36 @@ extension SQLStore {
     /// The live key whose secret this is, or nil for an unknown or revoked one.
     public func authenticate(secret: String) async throws -> APIKey? {
         let hash = KeySecret.hash(secret)
-        return try await provider.read { db in
+        @Sendable func read(_ db: any SQLDatabase) async throws -> APIKey? {
             try await db.raw("SELECT id, name, created_at, revoked_at, rpm, max_in_flight FROM api_keys WHERE secret_hash = \(bind: hash) AND revoked_at IS NULL")
                 .first()
                 .map(Self.key(from:))
         }
+        guard let keyCache else { return try await provider.read(read) }
+        var version: String
+        if let seen = keyCache.lookup(hash) {
+            if let key = seen.key { return key }
+            version = seen.version
+        } else {
+            let readAt = keyCache.now
+            version = try await provider.read { db in
+                try await db.raw("SELECT value FROM settings WHERE name = \(bind: KeyCache.setting)").first()?.decode(column: "value", as: String.self)
+            } ?? ""
+            keyCache.observe(version, readAt: readAt)
+            if let key = keyCache.lookup(hash)?.key { return key }
+        }
+        let key = try await provider.read(read)
+        if let key { keyCache.keep(key, hash: hash, readAfter: version) }
+        return key
+    }
+
+    /// Marks a change to what authentication reads, in the changing transaction: every replica's
+    /// `KeyCache` forgets its keys within `KeyCache.recheck` (this one's is told once it commits).
+    package func keysChanged(_ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO settings (name, value) VALUES (\(bind: KeyCache.setting), \(bind: Identifiers.random(16)))
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value
+            """).run()
     }
 
     public func listKeys() async throws -> [APIKey] {
@@ -97,10 +126,12 @@ extension SQLStore {
 
     /// Revokes a key; false when there is no such live key.
     public func revokeKey(id: String) async throws -> Bool {
-        try await provider.transaction { db in
+        defer { keyCache?.forget() }
+        return try await provider.transaction { db in
             let rows = try await db.raw("""
                 UPDATE api_keys SET revoked_at = \(bind: Epoch.millis(clock.now)) WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING id
                 """).all()
+            if !rows.isEmpty { try await self.keysChanged(db) }
             return !rows.isEmpty
         }
     }

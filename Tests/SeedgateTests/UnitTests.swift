@@ -331,6 +331,52 @@ struct TransactionTests {
     }
 }
 
+@Suite("keys cached on PostgreSQL, forgotten on every replica")
+struct KeyCacheTests {
+    @Test("a key revoked or re-limited on one replica, or by the command line, stops working on another within a second; at once on the one that changed it",
+          .enabled(if: Backend.postgresURL != nil))
+    func revokedEverywhere() async throws {
+        let url = try await Backend.freshPostgresDatabase()
+        let here = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 2, logger: TestSupport.logger)
+        let there = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 2, logger: TestSupport.logger)
+        let clock = OffsetClock()
+        let replica = SQLStore(provider: here, clock: clock)
+        let other = SQLStore(provider: there)
+        try await replica.migrate()
+
+        let (alice, aliceSecret, _) = try await other.createKey(name: "alice", rpm: 60)
+        let (bob, bobSecret, _) = try await other.createKey(name: "bob")
+        #expect(try await replica.authenticate(secret: aliceSecret)?.rpm == 60)
+        #expect(try await replica.authenticate(secret: bobSecret)?.id == bob.id)
+        #expect(try await replica.authenticate(secret: "sk-sg-unknown") == nil)
+
+        // Another replica's change: seen once the version is read again, at most `recheck` later.
+        #expect(try await other.setLimits(keyID: alice.id, rpm: 5, maxInFlight: nil))
+        #expect(try await other.revokeKey(id: bob.id))
+        clock.advance(by: .milliseconds(Int(KeyCache.recheck * 1000)))
+        #expect(try await replica.authenticate(secret: bobSecret) == nil)
+        #expect(try await replica.authenticate(secret: aliceSecret)?.rpm == 5)
+
+        // This replica's own change holds at once, without waiting for the next read of the version.
+        #expect(try await replica.authenticate(secret: aliceSecret) != nil)
+        #expect(try await replica.revokeKey(id: alice.id))
+        #expect(try await replica.authenticate(secret: aliceSecret) == nil)
+
+        // And against the real clock: the other replica refuses within a second.
+        let (carol, carolSecret, _) = try await other.createKey(name: "carol")
+        let watcher = SQLStore(provider: there)
+        #expect(try await watcher.authenticate(secret: carolSecret) != nil)
+        #expect(try await replica.revokeKey(id: carol.id))
+        let revoked = ContinuousClock.now
+        while try await watcher.authenticate(secret: carolSecret) != nil, ContinuousClock.now - revoked < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(ContinuousClock.now - revoked < .seconds(1), "revocation took \(ContinuousClock.now - revoked) to reach another replica")
+        await here.close()
+        await there.close()
+    }
+}
+
 @Suite("probing (real ffprobe)")
 struct MediaProbeTests {
     @Test("real files are classified by what they are")

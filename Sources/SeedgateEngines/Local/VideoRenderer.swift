@@ -46,62 +46,86 @@ package enum VideoRenderer {
         return ratio >= 1 ? (even(Double(short) * ratio), short) : (short, even(Double(short) / ratio))
     }
 
-    /// The ffmpeg arguments for `plan`, writing `output`, reporting progress to `progressFile`.
-    package static func arguments(_ plan: RenderPlan, output: String, progressFile: String, textFile: String?) -> [String] {
+    /// The ffmpeg arguments for `plan`, writing `output` (and, given `lastFrame`, the clip's last frame
+    /// as a PNG, taken from the same pass), reporting progress to `progressFile`.
+    package static func arguments(_ plan: RenderPlan, output: String, progressFile: String, textFile: String?, lastFrame: String? = nil) -> [String] {
         let w = plan.width, h = plan.height, d = plan.duration
         var inputs: [String] = []
         var graph: [String] = []
         var index = 0
-        func addImage(_ input: PreparedInput) -> Int {
-            inputs += input.facts.format == "gif" ? ["-ignore_loop", "0", "-i", input.path] : ["-loop", "1", "-framerate", "\(RenderPlan.fps)", "-i", input.path]
+        let frames = d * RenderPlan.fps
+        // A still image is decoded and scaled once, then its one frame repeated (`loop`) for the clip;
+        // an animated GIF plays on repeat and is scaled frame by frame.
+        func addImage(_ input: PreparedInput) -> (index: Int, animated: Bool) {
+            let animated = input.facts.format == "gif"
+            inputs += animated ? ["-ignore_loop", "0", "-i", input.path] : ["-framerate", "\(RenderPlan.fps)", "-i", input.path]
             defer { index += 1 }
-            return index
+            return (index, animated)
         }
         func addLooping(_ input: PreparedInput) -> Int {
             inputs += ["-stream_loop", "-1", "-i", input.path]
             defer { index += 1 }
             return index
         }
-        func cover(_ i: Int, _ cw: Int, _ ch: Int) -> String {
-            "[\(i):v]scale=\(cw):\(ch):force_original_aspect_ratio=increase,crop=\(cw):\(ch),setsar=1,fps=\(RenderPlan.fps),format=yuv420p"
+        func scaled(_ i: Int, _ cw: Int, _ ch: Int) -> String {
+            "[\(i):v]scale=\(cw):\(ch):force_original_aspect_ratio=increase:flags=bilinear,crop=\(cw):\(ch),setsar=1"
+        }
+        /// A moving input covering cw x ch for `seconds`.
+        func moving(_ i: Int, _ cw: Int, _ ch: Int, seconds: Double) -> String {
+            "\(scaled(i, cw, ch)),fps=\(RenderPlan.fps),format=yuv420p,trim=duration=\(seconds),setpts=PTS-STARTPTS"
+        }
+        /// An image covering cw x ch for `count` frames at 24 fps.
+        func image(_ image: (index: Int, animated: Bool), _ cw: Int, _ ch: Int, count: Int) -> String {
+            guard !image.animated else { return moving(image.index, cw, ch, seconds: Double(count) / Double(RenderPlan.fps)) }
+            return "\(scaled(image.index, cw, ch)),format=yuv420p,loop=loop=\(count - 1):size=1:start=0,setpts=N"
         }
         let seed = UInt64(truncatingIfNeeded: plan.seed)
 
         if let first = plan.firstFrame, let last = plan.lastFrame {
-            // First to last frame: a cross-fade over the whole clip, ending on the last image.
+            // First to last frame: a cross-fade over the whole clip, ending on the last image (the last
+            // image faded in over the first: overlay's blend costs a third of xfade's).
             let a = addImage(first), b = addImage(last)
-            graph.append("\(cover(a, w, h)),trim=duration=\(d),setpts=PTS-STARTPTS[fa]")
-            graph.append("\(cover(b, w, h)),trim=duration=\(Double(d) - 0.25),setpts=PTS-STARTPTS[fb]")
-            graph.append("[fa][fb]xfade=transition=fade:duration=\(Double(d) - 0.5):offset=0.25[base]")
+            graph.append("\(image(a, w, h, count: frames))[fa]")
+            graph.append("\(image(b, w, h, count: frames)),format=yuva420p,fade=in:st=0.25:d=\(Double(d) - 0.5):alpha=1[fb]")
+            graph.append("[fa][fb]overlay=format=yuv420:shortest=1[base]")
         } else if let video = plan.referenceVideos.first {
             // Reference video: the moving background; a reference image, if any, inset in a corner.
             let v = addLooping(video)
-            graph.append("\(cover(v, w, h)),trim=duration=\(d),setpts=PTS-STARTPTS[bg]")
-            if let image = plan.referenceImages.first {
-                let i = addImage(image)
-                graph.append("[\(i):v]scale=-2:\(max(2, h / 3 / 2 * 2)),setsar=1,format=yuva420p[pip]")
+            graph.append("\(moving(v, w, h, seconds: Double(d)))[bg]")
+            if let inset = plan.referenceImages.first {
+                let i = addImage(inset)
+                let ih = max(2, h / 3 / 2 * 2)
+                let scale = "[\(i.index):v]scale=-2:\(ih):flags=bilinear,setsar=1,format=yuva420p"
+                graph.append(i.animated ? "\(scale),fps=\(RenderPlan.fps)[pip]" : "\(scale),loop=loop=\(frames - 1):size=1:start=0,setpts=N[pip]")
                 graph.append("[bg][pip]overlay=\(w / 24):\(h / 24):shortest=1[base]")
             } else {
                 graph.append("[bg]null[base]")
             }
-        } else if let image = plan.firstFrame ?? plan.referenceImages.first {
+        } else if let still = plan.firstFrame ?? plan.referenceImages.first {
             // One image, animated: a slow pan across it, slightly enlarged.
-            let i = addImage(image)
+            let i = addImage(still)
             let (zw, zh) = (w * 6 / 5 / 2 * 2, h * 6 / 5 / 2 * 2)
-            graph.append("\(cover(i, zw, zh)),crop=\(w):\(h):x='(iw-ow)*t/\(d)':y='(ih-oh)*t/\(d)',trim=duration=\(d),setpts=PTS-STARTPTS[base]")
+            graph.append("\(image(i, zw, zh, count: frames)),crop=\(w):\(h):x='(iw-ow)*t/\(d)':y='(ih-oh)*t/\(d)'[base]")
         } else {
-            // Text only: a moving gradient whose colours come from the seed.
+            // Text only: a moving gradient whose colours come from the seed, drawn at a quarter of the
+            // size (a gradient has no detail to lose) and scaled up.
             let colors = (0..<3).map { k in String(format: "0x%06x", (seed &* 2_654_435_761 &+ UInt64(k) &* 40_503) & 0x7F7F7F | 0x202020) }
-            inputs += ["-f", "lavfi", "-i", "gradients=s=\(w)x\(h):c0=\(colors[0]):c1=\(colors[1]):c2=\(colors[2]):nb_colors=3:seed=\(seed % 4_294_967_295):speed=0.03:r=\(RenderPlan.fps):d=\(d)"]
-            graph.append("[\(index):v]format=yuv420p[base]")
+            let (gw, gh) = (max(2, w / 4 / 2 * 2), max(2, h / 4 / 2 * 2))
+            inputs += ["-f", "lavfi", "-i", "gradients=s=\(gw)x\(gh):c0=\(colors[0]):c1=\(colors[1]):c2=\(colors[2]):nb_colors=3:seed=\(seed % 4_294_967_295):speed=0.03:r=\(RenderPlan.fps):d=\(d)"]
+            graph.append("[\(index):v]format=yuv420p,scale=\(w):\(h):flags=bilinear,setsar=1[base]")
             index += 1
         }
 
+        let finished = lastFrame == nil ? "[v]" : "[out]"
         if let textFile {
             let size = max(16, h / 18)
-            graph.append("[base]drawtext=textfile=\(textFile):fontcolor=white:fontsize=\(size):line_spacing=\(size / 4):box=1:boxcolor=black@0.45:boxborderw=\(size / 2):x=(w-text_w)/2:y=h-text_h-\(h / 12),format=yuv420p[v]")
+            graph.append("[base]drawtext=textfile=\(textFile):fontcolor=white:fontsize=\(size):line_spacing=\(size / 4):box=1:boxcolor=black@0.45:boxborderw=\(size / 2):x=(w-text_w)/2:y=h-text_h-\(h / 12),format=yuv420p\(finished)")
         } else {
-            graph.append("[base]format=yuv420p[v]")
+            graph.append("[base]format=yuv420p\(finished)")
+        }
+        if lastFrame != nil {
+            graph.append("[out]split[v][tail]")
+            graph.append("[tail]select='eq(n\\,\(frames - 1))'[last]")
         }
 
         var audioMap: [String] = []
@@ -128,7 +152,7 @@ package enum VideoRenderer {
         var args = ["-v", "error", "-nostdin", "-y"] + inputs
         args += ["-filter_complex", graph.joined(separator: ";"), "-map", "[v]"] + audioMap
         // Length comes from `-t` (not `-frames:v`, which would end the file before the audio is written).
-        args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", "\(RenderPlan.fps)", "-threads", "2"]
+        args += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", "-r", "\(RenderPlan.fps)", "-threads", "2"]
         if audioMap.isEmpty {
             args += ["-an"]
         } else {
@@ -136,6 +160,9 @@ package enum VideoRenderer {
         }
         args += ["-t", "\(d)", "-movflags", "+faststart", "-map_metadata", "-1", "-fflags", "+bitexact",
                  "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-progress", progressFile, "-nostats", output]
+        if let lastFrame {
+            args += ["-map", "[last]", "-frames:v", "1", "-update", "1", "-f", "image2", lastFrame]
+        }
         return args
     }
 
@@ -177,7 +204,8 @@ package enum VideoRenderer {
             _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
             textFile = path
         }
-        let args = arguments(plan, output: output, progressFile: progressFile, textFile: textFile)
+        let lastFrame = plan.returnLastFrame ? "\(scratch)/last.png" : nil
+        let args = arguments(plan, output: output, progressFile: progressFile, textFile: textFile, lastFrame: lastFrame)
         let duration = Double(plan.duration)
         let outcome: ProcessRunner.Output
         do {
@@ -208,8 +236,9 @@ package enum VideoRenderer {
             let detail = String(decoding: outcome.stderr.suffix(600), as: UTF8.self)
             throw Failure(code: "render_failed", message: "ffmpeg failed (\(outcome.status)): \(detail)")
         }
-        guard plan.returnLastFrame else { return (output, nil) }
-        let lastFrame = "\(scratch)/last.png"
+        guard let lastFrame else { return (output, nil) }
+        if FileManager.default.fileExists(atPath: lastFrame) { return (output, lastFrame) }
+        // The pass ended short of the last frame's number: take it from the file instead.
         let extracted = try? await ProcessRunner.run(
             "ffmpeg", ["-v", "error", "-nostdin", "-y", "-sseof", "-1", "-i", output, "-update", "1", "-f", "image2", lastFrame], timeout: .seconds(60)
         )

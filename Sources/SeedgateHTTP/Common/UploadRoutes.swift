@@ -113,6 +113,9 @@ package struct UploadRoutes {
         ])))
     }
 
+    /// Bytes read and dropped past the limit before the 413 is sent.
+    static let lingering: Int64 = 16 * 1024 * 1024
+
     /// Writes the body to `path` as it arrives; past `limit` bytes the upload is refused with 413.
     static func receive(_ body: RequestBody, to path: String, limit: Int64) async throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
@@ -123,16 +126,17 @@ package struct UploadRoutes {
         do {
             for try await chunk in body {
                 total += Int64(chunk.readableBytes)
-                guard total <= limit else {
-                    throw SeedgateError(.payloadTooLarge, code: "file_too_large",
-                                        message: "file: the upload passed \(limit) bytes; files may be at most 30 MB (images), 50 MB (videos), 15 MB (audio)", param: "file")
-                }
-                handle.write(Data(buffer: chunk))
+                // Past the limit nothing more is written, but a little more is read and dropped, so that
+                // a client still sending the rest of a slightly-too-large file gets the 413, not a reset.
+                if total > limit + lingering { break }
+                if total <= limit { handle.write(Data(buffer: chunk)) }
             }
-        } catch let error as SeedgateError {
-            throw error
         } catch {
             throw SeedgateError(.invalidRequest, code: "invalid_body", message: "the upload could not be read whole (malformed or cut short)")
+        }
+        guard total <= limit else {
+            throw SeedgateError(.payloadTooLarge, code: "file_too_large",
+                                message: "file: the upload passed \(limit) bytes; files may be at most 30 MB (images), 50 MB (videos), 15 MB (audio)", param: "file")
         }
         guard total > 0 else { throw SeedgateError.invalid("file", "the upload is empty; send the file as the body or as a multipart form's file") }
     }
