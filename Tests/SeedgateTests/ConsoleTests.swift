@@ -203,6 +203,43 @@ struct ConsoleTests {
         }
     }
 
+    @Test("an Active asset's row shows the thumbnail its review drew (the image, a video's frame, an audio file's waveform); a Failed one shows its type's icon")
+    func thumbnails() async throws {
+        try await withGateway { gw in
+            let alice = try await gw.store.createKey(name: "alice", credits: 1_000_000)
+            var ids: [String: String] = [:]
+            for (type, file) in [("Image", "good.png"), ("Video", "video.mp4"), ("Audio", "audio.wav"), ("Image", "video.mp4")] {
+                let reply = try await gw.post("/api/v1/client/job/asset-upload", key: alice.secret, header: .xAPIKey,
+                                              #"{"name": "\#(type) \#(file)", "asset_type": "\#(type)", "asset_url": "\#(gw.url(file))"}"#)
+                ids["\(type) \(file)"] = try #require(reply.body["data"]["AssetId"].string, "\(reply.text)")
+            }
+            try await TestSupport.waitUntil("the reviews end", limit: .seconds(120)) {
+                try await gw.store.consoleAssets(keyID: alice.key.id, limit: 10).allSatisfy { $0.status != .processing }
+            }
+            var owner = ConsoleVisitor(gw)
+            try await owner.signIn(alice.secret)
+            let page = try await owner.get("/console/assets")
+            #expect(page.status == 200)
+            for (name, id) in ids {
+                let pattern = try Regex("src=\"(/files/thumbnails/\(id)\\.jpg\\?[^\"]+)\"")
+                let src = page.text.firstMatch(of: pattern).map { String($0.output[1].substring ?? "").replacingOccurrences(of: "&amp;", with: "&") }
+                if name == "Image video.mp4" {
+                    #expect(src == nil, "a Failed asset has no thumbnail")
+                    continue
+                }
+                let link = try #require(src, "\(name): no thumbnail in the page")
+                let image = try await gw.download(link)
+                #expect(image.status == 200 && image.headers[.contentType] == "image/jpeg", "\(name): \(image.status)")
+                #expect(image.body.starts(with: [0xFF, 0xD8, 0xFF]), "\(name) is a JPEG")
+                let file = TestSupport.temporaryDirectory() + ".jpg"
+                try image.body.write(to: URL(fileURLWithPath: file))
+                defer { try? FileManager.default.removeItem(atPath: file) }
+                let probed = try await MediaProbe.probe(file: file)
+                #expect(probed.kind == .image && (probed.width ?? 0) <= 240 && (probed.height ?? 0) <= 240 && (probed.width ?? 0) >= 60, "\(name): \(probed)")
+            }
+        }
+    }
+
     @Test("revoking a key ends its owner's sessions, rotating the admin token ends the operator's, and sessions expire on the server")
     func sessionsEnd() async throws {
         let clock = OffsetClock()

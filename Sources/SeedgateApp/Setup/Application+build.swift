@@ -73,7 +73,7 @@ public func buildApplication(
     let scratch = "\(config.dataDirectory)/tmp"
     let guarded = GuardedClient(configuration: clientConfiguration, urlGuard: urlGuard)
     let fetcher = MediaFetcher(http: guarded, ownFiles: (signer, blobs))
-    let localReviewer = LocalReviewer(fetcher: fetcher, scratchDirectory: scratch)
+    let localReviewer = LocalReviewer(fetcher: fetcher, scratchDirectory: scratch, thumbnails: blobs)
 
     let videoSignal = WorkSignal()
     let pollSignal = WorkSignal()

@@ -61,6 +61,9 @@ public struct Asset: Sendable, Equatable {
     public var updatedAt: Date
 
     public var assetURL: String { "asset://\(id)" }
+    /// Where the local review keeps the asset's thumbnail for the console, in the blob store.
+    public var thumbnailKey: String { Self.thumbnailKey(id: id) }
+    public static func thumbnailKey(id: String) -> String { "thumbnails/\(id).jpg" }
 
     package init(
         id: String, keyID: String, groupID: String, taskID: String? = nil, name: String, type: MediaType,

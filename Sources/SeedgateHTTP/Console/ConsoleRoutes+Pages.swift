@@ -212,6 +212,9 @@ extension ConsoleRoutes {
                         "failure": asset.failure.map { "\($0.code): \($0.message)" } ?? "", "group": asset.groupID,
                         "channel": bound[asset.groupID] ?? "", "source": Self.host(asset.sourceURL), "key_id": asset.keyID,
                         "created": Self.date(asset.createdAt), "icon": asset.type == .image ? "▣" : asset.type == .video ? "▶" : "♪",
+                        // Made by the local review when the asset went Active; the page shows the icon where there is none.
+                        "thumbnail": asset.status == .active
+                            ? relative(links.signer.url(for: asset.thumbnailKey, expires: links.signer.clock.now.addingTimeInterval(3600))) : "",
                     ] as [String: Any]
                 },
             ], frame: frame(visit, title: visit.strings["assets"] ?? "", section: "assets"))
