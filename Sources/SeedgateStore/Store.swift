@@ -262,19 +262,43 @@ extension SQLStore {
 
     /// The review task with this id, if the key owns it.
     public func reviewTask(id: String, keyID: String) async throws -> AssetReviewTask? {
-        try await provider.read { db in
-            guard let row = try await db.raw("""
-                SELECT id, key_id, group_id, created_at, dialect FROM tasks WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'asset_review'
-                """).first()
-            else { return nil }
-            let assets = try await db.raw("SELECT * FROM assets WHERE task_id = \(bind: id) ORDER BY position").all().map(Self.asset(from:))
-            return AssetReviewTask(
-                id: id, keyID: keyID,
-                groupID: try row.decode(column: "group_id", as: String.self),
-                createdAt: Epoch.date(try row.decode(column: "created_at", as: Int64.self)),
-                assets: assets,
-                dialect: try row.decode(column: "dialect", as: String?.self).flatMap(Dialect.init(rawValue:)) ?? .apimart
-            )
+        try await consoleReviewTask(id: id, keyID: keyID)
+    }
+
+    /// The review task with this id; with `keyID`, only if that key owns it.
+    public func consoleReviewTask(id: String, keyID: String?) async throws -> AssetReviewTask? {
+        try await reviewTasks(where: "id = \(bind: id)", keyID: keyID, limit: 1).first
+    }
+
+    public func consoleReviewTasks(keyID: String?, limit: Int) async throws -> [AssetReviewTask] {
+        try await reviewTasks(where: "1 = 1", keyID: keyID, limit: limit)
+    }
+
+    /// Review tasks matching `condition` (and the key, when given), newest first, each with its assets.
+    private func reviewTasks(where condition: SQLQueryString, keyID: String?, limit: Int) async throws -> [AssetReviewTask] {
+        var select: SQLQueryString = "SELECT id, key_id, group_id, created_at, dialect FROM tasks WHERE kind = 'asset_review' AND "
+        select += condition
+        if let keyID { select += " AND key_id = \(bind: keyID)" }
+        select += " ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, limit)))"
+        let query = select
+        return try await provider.read { db in
+            let rows = try await db.raw(query).all()
+            guard !rows.isEmpty else { return [] }
+            let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
+            var assets: [String: [Asset]] = [:]
+            for row in try await db.raw("SELECT * FROM assets WHERE task_id IN (\(binds: ids)) ORDER BY position").all() {
+                let asset = try Self.asset(from: row)
+                assets[asset.taskID ?? "", default: []].append(asset)
+            }
+            return try zip(ids, rows).map { id, row in
+                AssetReviewTask(
+                    id: id, keyID: try row.decode(column: "key_id", as: String.self),
+                    groupID: try row.decode(column: "group_id", as: String.self),
+                    createdAt: Epoch.date(try row.decode(column: "created_at", as: Int64.self)),
+                    assets: assets[id] ?? [],
+                    dialect: try row.decode(column: "dialect", as: String?.self).flatMap(Dialect.init(rawValue:)) ?? .apimart
+                )
+            }
         }
     }
 

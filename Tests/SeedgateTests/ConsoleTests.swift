@@ -203,7 +203,7 @@ struct ConsoleTests {
         }
     }
 
-    @Test("an Active asset's row shows the thumbnail its review drew (the image, a video's frame, an audio file's waveform); a Failed one shows its type's icon")
+    @Test("assets: an Active asset's row shows the thumbnail its review drew (the image, a video's frame, an audio file's waveform), a Failed one its type's icon; each review task has its page, the owner's only")
     func thumbnails() async throws {
         try await withGateway { gw in
             let alice = try await gw.store.createKey(name: "alice", credits: 1_000_000)
@@ -213,13 +213,28 @@ struct ConsoleTests {
                                               #"{"name": "\#(type) \#(file)", "asset_type": "\#(type)", "asset_url": "\#(gw.url(file))"}"#)
                 ids["\(type) \(file)"] = try #require(reply.body["data"]["AssetId"].string, "\(reply.text)")
             }
+            // An apimart review of a file too small: its task has a page of its own, with the measured reason.
+            let submitted = try await gw.post("/v1/seedance2/private-avatar", key: alice.secret, #"{"group": {"name": "g"}, "url": "\#(gw.url("small.png"))"}"#)
+            let reviewID = try #require(submitted.body["data"]["id"].string, "\(submitted.text)")
             try await TestSupport.waitUntil("the reviews end", limit: .seconds(120)) {
                 try await gw.store.consoleAssets(keyID: alice.key.id, limit: 10).allSatisfy { $0.status != .processing }
             }
             var owner = ConsoleVisitor(gw)
             try await owner.signIn(alice.secret)
             let page = try await owner.get("/console/assets")
-            #expect(page.status == 200)
+            #expect(page.status == 200 && page.text.contains("href=\"/console/tasks/\(reviewID)\""), "the review is listed")
+            let failure = try #require(try await gw.store.consoleReviewTask(id: reviewID, keyID: nil)?.assets.first?.failure)
+            let review = try await owner.get("/console/tasks/\(reviewID)")
+            #expect(review.status == 200 && review.text.contains("id=\"review-assets\"") && review.text.contains(failure.code), "\(review.status)")
+            #expect(review.text.contains("200x200"), "the reason carries the measured size")
+            let status = try await owner.get("/console/tasks/\(reviewID)/status")
+            #expect(status.text.contains("\"status\":\"failed\"") && status.text.contains("\"final\":true"), "\(status.text)")
+            let bob = try await gw.store.createKey(name: "bob")
+            var other = ConsoleVisitor(gw)
+            try await other.signIn(bob.secret)
+            #expect(try await other.get("/console/tasks/\(reviewID)").status == 404, "another key's review is not found")
+            #expect(try await other.get("/console/tasks/\(reviewID)/status").status == 404)
+            #expect(!(try await other.get("/console/assets")).text.contains(reviewID))
             for (name, id) in ids {
                 let pattern = try Regex("src=\"(/files/thumbnails/\(id)\\.jpg\\?[^\"]+)\"")
                 let src = page.text.firstMatch(of: pattern).map { String($0.output[1].substring ?? "").replacingOccurrences(of: "&amp;", with: "&") }

@@ -120,6 +120,10 @@ public protocol ConsoleStore: Clocked {
     /// A video task by id; with `keyID`, only that key's.
     func consoleTask(id: String, keyID: String?) async throws -> VideoTask?
     func consoleAssets(keyID: String?, limit: Int) async throws -> [Asset]
+    /// Asset review tasks, newest first, with their assets; with `keyID`, only that key's.
+    func consoleReviewTasks(keyID: String?, limit: Int) async throws -> [AssetReviewTask]
+    /// A review task by id; with `keyID`, only that key's.
+    func consoleReviewTask(id: String, keyID: String?) async throws -> AssetReviewTask?
     func consoleOverview(now: Date) async throws -> ConsoleOverview
     /// The ledger lines that refer to a task, oldest first.
     func ledger(ref: String) async throws -> [LedgerEntry]

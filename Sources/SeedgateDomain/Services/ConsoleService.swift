@@ -110,6 +110,16 @@ public struct ConsoleService: Sendable {
         return task
     }
 
+    /// A review task (the assets one submission made), the operator's or the owner's own.
+    public func reviewTask(_ role: ConsoleRole, id: String) async throws -> AssetReviewTask {
+        guard let task = try await store.consoleReviewTask(id: id, keyID: role.keyID) else { throw SeedgateError.notFound("task", id) }
+        return task
+    }
+
+    public func reviewTasks(_ role: ConsoleRole, limit: Int = 20) async throws -> [AssetReviewTask] {
+        try await store.consoleReviewTasks(keyID: role.keyID, limit: limit)
+    }
+
     public func assets(_ role: ConsoleRole, limit: Int = 100) async throws -> (assets: [Asset], channels: [String: String]) {
         let assets = try await store.consoleAssets(keyID: role.keyID, limit: limit)
         let channels = role.isOperator ? try await store.groupChannels(groupIDs: Array(Set(assets.map(\.groupID)))) : [:]

@@ -180,16 +180,30 @@ extension ConsoleRoutes {
                 "from": q.get("from") ?? "", "to": q.get("to") ?? "",
             ], frame: frame(visit, title: visit.strings["tasks"] ?? "", section: "tasks"))
         }
+        // A task's page: a video task's, or an asset review's (the ids share one space).
         get(group, "tasks/:id") { request, context, visit in
-            let task = try await console.task(visit.role, id: try context.parameters.require("id"))
-            return try await taskPage(visit, task: task, done: request.uri.queryParameters.get("done"))
+            let id = try context.parameters.require("id")
+            do {
+                let task = try await console.task(visit.role, id: id)
+                return try await taskPage(visit, task: task, done: request.uri.queryParameters.get("done"))
+            } catch let error as SeedgateError where error.kind == .notFound {
+                return reviewPage(visit, task: try await console.reviewTask(visit.role, id: id))
+            }
         }
         // The live part of a task's page, for the script that moves the progress bar.
         get(group, "tasks/:id/status") { _, context, visit in
-            let task = try await console.task(visit.role, id: try context.parameters.require("id"))
+            let id = try context.parameters.require("id")
+            let (status, progress, final): (String, Int, Bool)
+            do {
+                let task = try await console.task(visit.role, id: id)
+                (status, progress, final) = (task.status.rawValue, task.progress, Self.isFinal(task.status))
+            } catch let error as SeedgateError where error.kind == .notFound {
+                let review = try await console.reviewTask(visit.role, id: id)
+                (status, progress, final) = (review.status.rawValue, review.progress, review.status != .processing)
+            }
             return WireJSON.response(.obj([
-                "status": .string(task.status.rawValue), "progress": .int(task.progress),
-                "final": .bool(Self.isFinal(task.status)), "label": .string(visit.strings[task.status.rawValue] ?? task.status.rawValue),
+                "status": .string(status), "progress": .int(progress),
+                "final": .bool(final), "label": .string(visit.strings[status] ?? status),
             ]))
         }
         post(group, "tasks/:id/cancel") { _, context, visit, _ in
@@ -204,7 +218,9 @@ extension ConsoleRoutes {
         }
         get(group, "assets") { _, _, visit in
             let (assets, bound) = try await console.assets(visit.role)
+            let reviews = try await console.reviewTasks(visit.role)
             return views.page("assets", [
+                "reviews": reviews.map { Self.reviewRow($0, visit) },
                 "assets": assets.map { asset in
                     [
                         "id": asset.id, "name": asset.name, "type": asset.type.rawValue, "status": asset.status.rawValue,
@@ -219,6 +235,31 @@ extension ConsoleRoutes {
                 },
             ], frame: frame(visit, title: visit.strings["assets"] ?? "", section: "assets"))
         }
+    }
+
+    static func reviewRow(_ task: AssetReviewTask, _ visit: Visit) -> [String: Any] {
+        let failed = task.assets.filter { $0.status == .failed }.count
+        return [
+            "id": task.id, "status": task.status.rawValue, "status_label": visit.strings[task.status.rawValue] ?? task.status.rawValue,
+            "tone": task.status == .completed ? "good" : task.status == .failed ? "bad" : "busy", "progress": task.progress,
+            "count": task.assets.count, "failed": failed > 0 ? String(failed) : "", "key_id": task.keyID, "group": task.groupID,
+            "dialect": task.dialect.rawValue, "created": Self.date(task.createdAt), "finished": task.completedAt.map(Self.date) ?? "",
+        ]
+    }
+
+    /// An asset review's page: its assets one by one, each reason in full, and the task as the API shows it.
+    private func reviewPage(_ visit: Visit, task: AssetReviewTask) -> Response {
+        views.page("review", [
+            "task": Self.reviewRow(task, visit), "live": task.status == .processing,
+            "assets": task.assets.map { asset in
+                [
+                    "id": asset.id, "name": asset.name, "type": asset.type.rawValue, "status": asset.status.rawValue,
+                    "tone": asset.status == .active ? "good" : asset.status == .failed ? "bad" : "busy",
+                    "failure": asset.failure.map { "\($0.code): \($0.message)" } ?? "", "source": Self.host(asset.sourceURL),
+                ] as [String: Any]
+            },
+            "raw": Self.pretty(Apimart.reviewTask(task)),
+        ], frame: frame(visit, title: task.id, section: "assets"))
     }
 
     private func taskPage(_ visit: Visit, task: VideoTask, done: String?) async throws -> Response {
