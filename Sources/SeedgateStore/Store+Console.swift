@@ -108,7 +108,7 @@ extension SQLStore {
 
     public func consoleTask(id: String, keyID: String?) async throws -> VideoTask? {
         try await provider.read { db in
-            var select = SQLQueryString("SELECT * FROM tasks WHERE kind = 'video' AND id = \(bind: id)")
+            var select = SQLQueryString("SELECT * FROM tasks WHERE kind = 'video' AND deleted_at IS NULL AND id = \(bind: id)")
             if let keyID { select.appendInterpolation(unsafeRaw: " AND key_id = "); select.appendInterpolation(bind: keyID) }
             return try await db.raw(select).first().map(Self.videoTask(from:))
         }

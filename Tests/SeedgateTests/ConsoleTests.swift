@@ -291,6 +291,54 @@ struct ConsoleTests {
         }
     }
 
+    @Test("the review's findings, kept: the playground counts against the key's rpm; a deleted task is gone; the 'to' day is inclusive; an absurd amount is refused, not a crash; a success does not clear earlier wrong tries; the ?done banner takes only known outcomes")
+    func reviewFindings() async throws {
+        try await withGateway { gw in
+            let admin = try #require(try await gw.store.makeAdminTokenIfMissing())
+            let alice = try await gw.store.createKey(name: "alice", credits: 1_000_000, rpm: 2)
+            var owner = ConsoleVisitor(gw)
+            try await owner.signIn(alice.secret)
+            let form = ["csrf": try await owner.csrf(), "model": "doubao-seedance-2.0", "prompt": "p", "duration": "4", "size": "16:9", "resolution": "480p", "image_role": "reference"]
+            var made: [String] = []
+            for _ in 1...2 {
+                let reply = try await owner.post("/console/playground", form)
+                #expect(reply.status == 303)
+                made += reply.headers[.location].map { [String($0.split(separator: "/").last ?? "")] } ?? []
+            }
+            let third = try await owner.post("/console/playground", form)
+            #expect(third.status == 429 && third.text.contains("2 requests per minute"), "\(third.status)")
+
+            // A finished task deleted through the API is gone from the console too.
+            let id = try #require(made.first)
+            _ = try await gw.finishedVideo(id, key: alice.secret)
+            #expect(try await gw.store.deleteVideoTask(id: id, keyID: alice.key.id))
+            #expect(try await owner.get("/console/tasks/\(id)").status == 404)
+
+            let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+            let listed = try await owner.get("/console/tasks?from=\(today)&to=\(today)")
+            #expect(listed.status == 200 && listed.text.contains(made[1]), "a task made today is in from=today&to=today")
+
+            var operatorVisitor = ConsoleVisitor(gw)
+            try await operatorVisitor.signIn(admin)
+            let csrf = try await operatorVisitor.csrf()
+            for amount in ["-9223372036854775808", "9223372036854775807", "1000000000001"] {
+                let refused = try await operatorVisitor.post("/console/keys/\(alice.key.id)/credits", ["csrf": csrf, "amount": amount])
+                #expect(refused.status == 400, "amount \(amount) -> \(refused.status)")
+            }
+            #expect(try await operatorVisitor.get("/console/overview").status == 200, "the server is still up")
+            let spoofed = try await operatorVisitor.get("/console/keys/\(alice.key.id)?done=invalid_credentials")
+            #expect(spoofed.status == 200 && !spoofed.text.contains("id=\"done\""))
+
+            // Four wrong tries, a right one, one more wrong (all from this address): the right one did not wipe the slate.
+            var stranger = ConsoleVisitor(gw)
+            for attempt in 1...4 { #expect(try await stranger.signIn("sg-admin-wrong\(attempt)").status == 401) }
+            var friend = ConsoleVisitor(gw)
+            #expect(try await friend.signIn(alice.secret).status == 303)
+            #expect(try await stranger.signIn("sg-admin-wrong5").status == 401)
+            #expect(try await stranger.signIn(admin).status == 429)
+        }
+    }
+
     @Test("the playground takes the API's path: its refusals are the API's, next to the field; a good form makes the key's task")
     func playground() async throws {
         try await withGateway { gw in

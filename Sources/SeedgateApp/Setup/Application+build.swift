@@ -98,7 +98,7 @@ public func buildApplication(
     let rateLimiter = RateLimiter(store: store, clock: config.clock)
     let console = ConsoleRoutes(
         console: ConsoleService(store: store, generation: generation, limits: config.defaultLimits), generation: generation,
-        views: try await ConsoleViews.load(), links: links, catalog: catalog, urlGuard: urlGuard,
+        views: try await ConsoleViews.load(), links: links, catalog: catalog, urlGuard: urlGuard, rateLimiter: rateLimiter,
         secureCookies: config.effectivePublicURL.lowercased().hasPrefix("https://"),
         channels: relay.map { relay in consoleChannels(router: relay.router, store: store, http: httpClient) }, logger: logger
     )

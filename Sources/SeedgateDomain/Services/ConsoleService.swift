@@ -29,8 +29,11 @@ public struct ConsoleService: Sendable {
     /// Signs in with the admin token or an API key's secret; returns the cookie's token. `client`
     /// names the caller (its address): after 5 wrong tries in a minute it must wait.
     public func signIn(credential raw: String, client: String) async throws -> (token: String, session: ConsoleSession) {
-        if let wait = failures.wait(for: client) {
-            throw SeedgateError(.rateLimited, code: "too_many_sign_ins", message: "too many wrong sign-ins; try again in \(wait) s", retryAfter: wait)
+        let mark: Date
+        switch failures.begin(client) {
+        case .success(let started): mark = started
+        case .failure(let wait):
+            throw SeedgateError(.rateLimited, code: "too_many_sign_ins", message: "too many wrong sign-ins; try again in \(wait.seconds) s", retryAfter: wait.seconds)
         }
         let credential = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         var role: ConsoleRole?
@@ -41,10 +44,9 @@ public struct ConsoleService: Sendable {
             role = .owner(keyID: key.id)
         }
         guard let role else {
-            failures.record(client)
             throw SeedgateError(.unauthorized, code: "invalid_credentials", message: "that is neither the admin token nor a live API key", param: "credential")
         }
-        failures.clear(client)
+        failures.succeeded(client, mark: mark)
         try await store.pruneConsoleSessions()
         let token = Identifiers.random(43)
         let session = ConsoleSession(role: role, csrf: Identifiers.random(32), expiresAt: store.clock.now.addingTimeInterval(sessionLifetime.seconds))
@@ -140,9 +142,10 @@ public struct ConsoleService: Sendable {
             }
         }
         if let started = task.startedAt {
-            events.append(.init(at: started, kind: "started", detail: task.upstream == nil ? "rendering on the local engine" : "taken by a worker"))
+            events.append(.init(at: started, kind: "started", detail: task.upstream == nil ? "rendering on the local engine" : role.isOperator ? "taken by a worker" : "sent upstream"))
         }
-        if let upstream = task.upstream {
+        if let upstream = task.upstream, role.isOperator {
+            // Which account and which upstream id are the operator's business, not the key owner's.
             let at = task.startedAt ?? task.createdAt
             events.append(.init(at: at, kind: "submitted", detail: "channel \(upstream.channel)" + (upstream.id.map { ", upstream task \($0)" } ?? ", submission in flight")))
             if let status = upstream.status {
@@ -193,7 +196,7 @@ public struct ConsoleService: Sendable {
 
     public func grant(_ role: ConsoleRole, id: String, amount: Int64, note: String) async throws {
         try Self.requireOperator(role)
-        guard amount != 0, abs(amount) <= 1_000_000_000_000 else { throw SeedgateError.invalid("amount", "must be a non-zero whole number of credits up to 1000000000000") }
+        guard amount != 0, (-1_000_000_000_000...1_000_000_000_000).contains(amount) else { throw SeedgateError.invalid("amount", "must be a non-zero whole number of credits up to 1000000000000") }
         guard note.count <= 200 else { throw SeedgateError.invalid("note", "must be at most 200 characters") }
         guard try await store.listKeys().contains(where: { $0.id == id }) else { throw SeedgateError.notFound("key", id) }
         try await store.grant(keyID: id, amount: amount, note: note.isEmpty ? "added in the console" : note)
@@ -224,34 +227,44 @@ public struct ConsoleService: Sendable {
     }
 }
 
-/// Wrong sign-ins per client in the last minute; five make it wait until the oldest is a minute old.
+/// Sign-in tries per client in the last minute that did not succeed, a try still being checked
+/// included (so tries sent at once cannot all pass); five make the next wait until the oldest is a
+/// minute old. A success takes back only its own try, never the failures before it.
 package final class SignInFailures: Sendable {
     private let clock: any WallClock
     private let recent = Mutex<[String: [Date]]>([:])
     package static let allowed = 5
+    private static let clients = 10_000
 
     package init(clock: any WallClock) { self.clock = clock }
 
-    /// Seconds to wait before another try, or nil when one may try now.
-    package func wait(for client: String) -> Int? {
+    /// Starts a try: its mark when one may try now, else the seconds to wait.
+    package func begin(_ client: String) -> Result<Date, Wait> {
         let now = clock.now
         return recent.withLock { recent in
             let kept = (recent[client] ?? []).filter { now.timeIntervalSince($0) < 60 }
-            recent[client] = kept.isEmpty ? nil : kept
-            guard kept.count >= Self.allowed, let oldest = kept.first else { return nil }
-            return max(1, Int((60 - now.timeIntervalSince(oldest)).rounded(.up)))
+            if kept.count >= Self.allowed, let oldest = kept.first {
+                recent[client] = kept
+                return .failure(Wait(seconds: max(1, Int((60 - now.timeIntervalSince(oldest)).rounded(.up)))))
+            }
+            if recent[client] == nil, recent.count >= Self.clients {
+                // Forget clients with nothing in the last minute; only a flood of addresses empties it all.
+                recent = recent.filter { $0.value.contains { now.timeIntervalSince($0) < 60 } }
+                if recent.count >= Self.clients { recent.removeAll() }
+            }
+            recent[client] = kept + [now]
+            return .success(now)
         }
     }
 
-    package func record(_ client: String) {
-        let now = clock.now
+    /// The try marked `mark` succeeded: it no longer counts.
+    package func succeeded(_ client: String, mark: Date) {
         recent.withLock { recent in
-            if recent.count > 10_000 { recent.removeAll() }
-            recent[client, default: []].append(now)
+            guard var tries = recent[client], let index = tries.firstIndex(of: mark) else { return }
+            tries.remove(at: index)
+            recent[client] = tries.isEmpty ? nil : tries
         }
     }
 
-    package func clear(_ client: String) {
-        _ = recent.withLock { $0.removeValue(forKey: client) }
-    }
+    package struct Wait: Error { package var seconds: Int }
 }

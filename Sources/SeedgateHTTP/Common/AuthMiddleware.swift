@@ -20,14 +20,19 @@ package struct AuthMiddleware: RouterMiddleware {
             throw SeedgateError.unauthorized
         }
         context.trace.keyID = key.id
-        if let retryAfter = rateLimiter.hit(keyID: key.id, rpm: key.limits(limits).rpm) {
-            throw SeedgateError(.rateLimited, code: "rate_limited",
-                                message: "this key is limited to \(key.limits(limits).rpm) requests per minute; retry in \(retryAfter) s",
-                                retryAfter: retryAfter)
-        }
+        try Self.count(key, limits: limits, rateLimiter: rateLimiter)
         var context = context
         context.apiKey = key
         return try await next(request, context)
+    }
+
+    /// Counts one request against the key's requests per minute; refuses it (429) past the limit.
+    package static func count(_ key: APIKey, limits: Limits, rateLimiter: RateLimiter) throws(SeedgateError) {
+        let rpm = key.limits(limits).rpm
+        if let retryAfter = rateLimiter.hit(keyID: key.id, rpm: rpm) {
+            throw SeedgateError(.rateLimited, code: "rate_limited",
+                                message: "this key is limited to \(rpm) requests per minute; retry in \(retryAfter) s", retryAfter: retryAfter)
+        }
     }
 
     package static func secret(from headers: HTTPFields) -> String? {

@@ -18,8 +18,9 @@ extension ConsoleRoutes {
             let dayRows = VideoStatus.allCases.map { status in
                 (label: t[status.rawValue] ?? status.rawValue, value: overview.tasksByStatus24h[status.rawValue] ?? 0, tone: Self.tone(status))
             }
-            let reviewRows = ["processing", "completed", "failed"].map { status in
-                (label: t[status] ?? status, value: overview.reviewsByStatus[status] ?? 0, tone: status == "failed" ? "bad" : status == "completed" ? "good" : "busy")
+            // Assets by review state (an asset is processing, active or failed).
+            let reviewRows = AssetStatus.allCases.map(\.rawValue).map { status in
+                (label: t[status] ?? status, value: overview.reviewsByStatus[status] ?? 0, tone: status == "failed" ? "bad" : status == "active" ? "good" : "busy")
             }
             let finished = overview.finishedPerHour.reduce(0) { $0 + $1.completed + $1.failed }
             return views.page("overview", [
@@ -120,7 +121,7 @@ extension ConsoleRoutes {
             "account": Self.account(account),
             "ledger": ledger.map(Self.ledgerRow),
             "tasks": recent.tasks.map { Self.taskRow($0, visit) },
-            "done": done.flatMap { visit.strings[$0] } as Any,
+            "done": done.flatMap(visit.doneMessage) as Any,
             "error": error.map { ["param": $0.param ?? "", "message": $0.message] } as Any,
             "new_secret": secret as Any,
         ], frame: frame(visit, title: key.name, section: "keys"), status: status)
@@ -155,7 +156,7 @@ extension ConsoleRoutes {
                 status: q.get("status").flatMap(VideoStatus.init(rawValue:)),
                 model: q.get("model").flatMap { $0.isEmpty ? nil : $0 },
                 dialect: q.get("dialect").flatMap(Dialect.init(rawValue:)),
-                since: q.get("from").flatMap(Self.day), until: q.get("to").flatMap(Self.day)
+                since: q.get("from").flatMap(Self.day), until: q.get("to").flatMap(Self.day).map { $0.addingTimeInterval(86_400) }
             )
             let page = max(1, min(10_000, q.get("page").flatMap(Int.init) ?? 1))
             let size = 25
@@ -293,7 +294,7 @@ extension ConsoleRoutes {
             "failure": task.failure.map { ["code": $0.code, "message": $0.message] } as Any,
             "raw": Self.pretty(raw), "live": !Self.isFinal(task.status),
             "can_cancel": !Self.isFinal(task.status), "can_redeliver": visit.role.isOperator && webhook != nil,
-            "done": done.flatMap { visit.strings[$0] } as Any,
+            "done": done.flatMap(visit.doneMessage) as Any,
         ], frame: frame(visit, title: task.id, section: "tasks"))
     }
 
@@ -316,6 +317,7 @@ extension ConsoleRoutes {
         post(group, "playground") { request, _, visit, form in
             guard let key = visit.key else { return try playgroundForOwners(visit) }
             do {
+                try AuthMiddleware.count(key, limits: console.limits, rateLimiter: rateLimiter)
                 let body = Data(Self.generationBody(form).utf8())
                 let generationRequest = try ApimartGenerationRequest.read(try JSONFields.parse(body), catalog: catalog, urlGuard: urlGuard)
                 let (task, _) = try await generation.submit(key: key, request: generationRequest, body: body, idempotencyKey: nil, requestID: nil)

@@ -64,6 +64,8 @@ package struct ConsoleRoutes: Sendable {
     package let links: ResultLinks
     package let catalog: ModelCatalog
     package let urlGuard: URLGuard
+    /// The API's per-key request limit, which the playground's submissions count against too.
+    package let rateLimiter: RateLimiter
     /// Whether cookies carry `Secure` (the public URL is https).
     package let secureCookies: Bool
     package let channels: ConsoleChannels?
@@ -71,7 +73,7 @@ package struct ConsoleRoutes: Sendable {
 
     package init(
         console: ConsoleService, generation: GenerationService, views: ConsoleViews, links: ResultLinks, catalog: ModelCatalog,
-        urlGuard: URLGuard, secureCookies: Bool, channels: ConsoleChannels?, logger: Logger = Logger(label: "seedgate.console")
+        urlGuard: URLGuard, rateLimiter: RateLimiter, secureCookies: Bool, channels: ConsoleChannels?, logger: Logger = Logger(label: "seedgate.console")
     ) {
         self.console = console
         self.generation = generation
@@ -79,6 +81,7 @@ package struct ConsoleRoutes: Sendable {
         self.links = links
         self.catalog = catalog
         self.urlGuard = urlGuard
+        self.rateLimiter = rateLimiter
         self.secureCookies = secureCookies
         self.channels = channels
         self.logger = logger
@@ -98,6 +101,11 @@ package struct ConsoleRoutes: Sendable {
         var key: APIKey?
         var path: String
         var role: ConsoleRole { session.role }
+
+        /// The banner for `?done=`: only the actions' own outcomes, never any other string.
+        func doneMessage(_ key: String) -> String? {
+            ["done", "limits_saved", "credits_added", "task_cancelled", "webhook_queued"].contains(key) ? strings[key] : nil
+        }
     }
 
     package func register(on router: Router<AppRequestContext>) {
@@ -124,6 +132,8 @@ package struct ConsoleRoutes: Sendable {
             }
             do {
                 let (token, session) = try await console.signIn(credential: form["credential"] ?? "", client: context.remoteAddress ?? "unknown")
+                // Signing in again ends the session this browser had.
+                if let old = request.cookies[Self.sessionCookie]?.value, !old.isEmpty { try? await console.signOut(token: old) }
                 var response = Self.redirect(session.role.isOperator ? "/console/overview" : "/console/home")
                 response.setCookie(cookie(Self.sessionCookie, token, maxAge: Int(console.sessionLifetime.seconds)))
                 response.setCookie(cookie(Self.loginCookie, "", maxAge: 0))
@@ -201,7 +211,7 @@ package struct ConsoleRoutes: Sendable {
             key = live
         }
         let (lang, strings) = language(request)
-        return Visit(session: session, lang: lang, strings: strings, key: key, path: request.uri.path)
+        return Visit(session: session, lang: lang, strings: strings, key: key, path: "/" + request.uri.path.split(separator: "/").joined(separator: "/"))
     }
 
     func language(_ request: Request) -> (lang: String, strings: [String: String]) {
