@@ -94,16 +94,7 @@ extension SQLStore {
         }
         if let since = query.since { conditions.appendInterpolation(unsafeRaw: " AND created_at >= "); conditions.appendInterpolation(bind: Epoch.millis(since)) }
         if let until = query.until { conditions.appendInterpolation(unsafeRaw: " AND created_at < "); conditions.appendInterpolation(bind: Epoch.millis(until)) }
-        let whereClause = conditions
-        return try await provider.read { db in
-            var count = SQLQueryString("SELECT COUNT(*) AS n FROM tasks WHERE ")
-            count.appendInterpolation(whereClause)
-            let total = try await db.raw(count).first()?.decode(column: "n", as: Int.self) ?? 0
-            var select = SQLQueryString("SELECT * FROM tasks WHERE ")
-            select.appendInterpolation(whereClause)
-            select.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(max(1, limit)) OFFSET \(max(0, offset))")
-            return (try await db.raw(select).all().map(Self.videoTask(from:)), total)
-        }
+        return try await videoTaskPage(where: conditions, offset: offset, limit: limit)
     }
 
     public func consoleTask(id: String, keyID: String?) async throws -> VideoTask? {

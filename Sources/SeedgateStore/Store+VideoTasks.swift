@@ -160,16 +160,7 @@ extension SQLStore {
             // The tier lives in the stored request, which `StoredJSON.encode` writes compactly.
             conditions.appendInterpolation(unsafeRaw: tier == "flex" ? " AND request LIKE '%\"serviceTier\":\"flex\"%'" : " AND request NOT LIKE '%\"serviceTier\":\"flex\"%'")
         }
-        let whereClause = conditions
-        return try await provider.read { db in
-            var count = SQLQueryString("SELECT COUNT(*) AS n FROM tasks WHERE ")
-            count.appendInterpolation(whereClause)
-            let total = try await db.raw(count).first()?.decode(column: "n", as: Int.self) ?? 0
-            var select = SQLQueryString("SELECT * FROM tasks WHERE ")
-            select.appendInterpolation(whereClause)
-            select.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(limit) OFFSET \(offset)")
-            return (try await db.raw(select).all().map(Self.videoTask(from:)), total)
-        }
+        return try await videoTaskPage(where: conditions, offset: offset, limit: limit)
     }
 
     public func deleteVideoTask(id: String, keyID: String) async throws -> Bool {
@@ -361,5 +352,20 @@ extension SQLStore {
             dialect: try row.decode(column: "dialect", as: String?.self).flatMap(Dialect.init(rawValue:)) ?? .apimart,
             requestID: try row.decode(column: "request_id", as: String?.self)
         )
+    }
+}
+
+extension SQLStore {
+    /// One page of the video tasks matching `conditions`, newest first, with how many match in all.
+    package func videoTaskPage(where conditions: SQLQueryString, offset: Int, limit: Int) async throws -> (tasks: [VideoTask], total: Int) {
+        try await provider.read { db in
+            var count = SQLQueryString("SELECT COUNT(*) AS n FROM tasks WHERE ")
+            count.appendInterpolation(conditions)
+            let total = try await db.raw(count).first()?.decode(column: "n", as: Int.self) ?? 0
+            var select = SQLQueryString("SELECT * FROM tasks WHERE ")
+            select.appendInterpolation(conditions)
+            select.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(max(1, limit)) OFFSET \(max(0, offset))")
+            return (try await db.raw(select).all().map(Self.videoTask(from:)), total)
+        }
     }
 }
