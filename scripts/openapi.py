@@ -161,7 +161,16 @@ schemas = {
     }, ["id", "object", "status"]),
     # crun
     "CrunAssetUpload": obj({"name": NAME, "asset_type": string(enum=["Image", "Video", "Audio"]), "asset_url": URL,
-                            "callback_url": CALLBACK}, ["name", "asset_url"], additional=False),
+                            "callback_url": CALLBACK, "group_id": string("A group of the key's, e.g. a real-person group; default: the key's default group", minLength=1)},
+                           ["name", "asset_url"], additional=False),
+    # real-person verification (all three dialects)
+    "LivenessOutcome": obj({"byted_token": string(), "verify_task_id": string(), "status": string(enum=["pending", "submitted", "verified", "failed", "expired"]),
+                            "group_id": string("The LivenessFace group, once verified"), "group_type": string(), "project_name": string(),
+                            "error": obj({"code": string(), "message": string()})}, ["byted_token", "status"]),
+    "ToapisVerifyTask": obj({"id": string(), "object": string(), "status": string(enum=["pending", "submitted", "verified", "failed", "expired"]),
+                             "h5_link": string(), "byted_token": string(), "expires_at": integer(), "callback_url": string(), "locale": string(),
+                             "biz_id": string(), "group_id": string(), "error": obj({"code": string(), "message": string()}),
+                             "created_at": integer(), "completed_at": integer()}, ["id", "status", "h5_link", "byted_token", "expires_at"]),
     "CrunAssetInfo": obj({"AssetId": string(), "Name": string(), "AssetType": string(), "Status": string(enum=["Processing", "Active", "Failed"]),
                           "URL": string(), "CreateTime": string(), "UpdateTime": string(), "GroupId": string(),
                           "Error": obj({"Code": string(), "Message": string()})}),
@@ -317,6 +326,20 @@ TOAPIS_BASE = "/v1/videos/doubao-seedance-2-0/private-avatar"
 paths = {
     "/v1/seedance2/private-avatar": {"post": op("Submit assets for review (seed 000)", APIMART, {"200": ok(envelope(ref("ApimartReviewTask")))},
                                                  "ApimartError", ref("ApimartAssetSubmission"))},
+    "/v1/seedance2/real-avatar": {"post": op(
+        "Real-person verification (apimart): start a session, trade its token for the group, or submit assets into the group", APIMART,
+        {"200": ok(envelope({"anyOf": [obj({"id": string(), "status": string()}, ["id", "status"]), ref("LivenessOutcome"), ref("ApimartReviewTask")]}))},
+        "ApimartError", {"oneOf": [
+            obj({"callback_url": string(format="uri"), "project_name": string(minLength=1, maxLength=64)}, ["callback_url"], additional=False),
+            obj({"byted_token": string(minLength=1), "project_name": string(minLength=1, maxLength=64)}, ["byted_token"], additional=False),
+            obj({"group_id": string(minLength=1), "project_name": string(minLength=1, maxLength=64),
+                 "asset_type": string(enum=["Image", "Video", "Audio", "image", "video", "audio"], default="Video"),
+                 "assets": array(obj({"url": string(minLength=1), "name": string(minLength=1, maxLength=64)}, ["url"], additional=False), minItems=1, maxItems=20),
+                 "url": string(minLength=1), "name": string(minLength=1, maxLength=64), "model": string(), "callback_url": string(format="uri")},
+                ["group_id"], additional=False),
+        ]},
+        description="The session's task is read at GET /v1/tasks/{id} (result.byted_token, result.h5_link); the person opens the link; "
+                    "callback_url receives the outcome.")},
     "/v1/videos/generations": {"post": op(
         "Generate a video (apimart's body, seed 002; or toapis's, told apart by the body)", APIMART,
         {"200": ok({"anyOf": [ref("ApimartSubmitted"), ref("ToapisTask")]}, example={"code": 200, "data": [{"status": "submitted", "task_id": "task_01KQ7Y6Q2V7W8X9Y0Z1A2B3C4D"}]})},
@@ -328,8 +351,11 @@ paths = {
                             "ApimartError", parameters=[
                                 query("status", string(enum=["pending", "processing", "completed", "failed", "cancelled"])),
                                 query("limit", integer(minimum=1, maximum=100, default=20)), query("cursor", string())])},
-    "/v1/tasks/{id}": {"get": op("A video or review task of the key's", APIMART,
-                                 {"200": ok(envelope({"anyOf": [ref("ApimartVideoTask"), ref("ApimartReviewTask")]}))}, "ApimartError",
+    "/v1/tasks/{id}": {"get": op("A video, review or verification task of the key's", APIMART,
+                                 {"200": ok(envelope({"anyOf": [ref("ApimartVideoTask"), ref("ApimartReviewTask"), obj({
+                                     "id": string(), "status": string(), "object": {"const": "seedance.real_avatar.session"},
+                                     "result": obj({"byted_token": string(), "h5_link": string(), "expires_at": integer(), "verification": ref("LivenessOutcome")})},
+                                     ["id", "status", "result"])]}))}, "ApimartError",
                                  parameters=[path_param("id")])},
     "/v1/tasks/{id}/cancel": {"post": op("Cancel a pending or processing video task", APIMART, {"200": ok(envelope(ref("ApimartVideoTask")))},
                                          "ApimartError", parameters=[path_param("id")])},
@@ -352,6 +378,27 @@ paths = {
     f"{TOAPIS_BASE}/assets/{{asset_id}}": {"get": op("An asset's status (seed 001)", TOAPIS,
                                                       {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("ToapisAsset")}))},
                                                       "ToapisError", parameters=[path_param("asset_id")])},
+    "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks": {"post": op(
+        "Start a real-person verification (toapis)", TOAPIS, {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("ToapisVerifyTask")}))},
+        "ToapisError", obj({"callback_url": string(format="uri"), "locale": string(minLength=1, maxLength=16), "biz_id": string(minLength=1, maxLength=64),
+                            "project_name": string(minLength=1, maxLength=64)}, additional=False))},
+    "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks/{id}": {"get": op(
+        "A verification of the key's (toapis)", TOAPIS, {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("ToapisVerifyTask")}))},
+        "ToapisError", parameters=[path_param("id")])},
+    "/v1/videos/doubao-seedance-2-0/real-avatar/verify-results": {"get": op(
+        "A verification's result by its token: the real-person group (toapis)", TOAPIS,
+        {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("LivenessOutcome")}))},
+        "ToapisError", parameters=[query("byted_token", string(minLength=1), True)])},
+    "/api/v1/client/job/visual-validate-session": {"post": op(
+        "Start a real-person verification (crun)", CRUN,
+        {"200": ok(obj({"code": integer(), "message": string(), "data": obj({"BytedToken": string(), "H5Link": string(), "CallbackURL": string(),
+                                                                               "TaskId": string(), "ExpiresAt": integer()})}))},
+        "CrunError", obj({"callback_url": string(format="uri"), "project_name": string(minLength=1, maxLength=64)}, additional=False))},
+    "/api/v1/client/job/visual-validate-result": {"get": op(
+        "A verification's result by its token (crun; resultCode 10000 once verified)", CRUN,
+        {"200": ok(obj({"code": integer(), "message": string(), "data": obj({"resultCode": integer(), "Status": string(), "GroupId": string(),
+                                                                               "GroupType": string(), "BytedToken": string(), "TaskId": string()})}))},
+        "CrunError", parameters=[query("byted_token", string(minLength=1), True)])},
     "/v1/videos/generations/{task_id}": {"get": op("toapis's task view of any task of the key's", TOAPIS, {"200": ok(ref("ToapisTask"))},
                                                     "ToapisError", parameters=[path_param("task_id")])},
     "/api/v1/client/job/asset-upload": {"post": op("Upload an asset into the key's default group (seed 004)", CRUN,

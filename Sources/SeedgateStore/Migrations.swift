@@ -237,6 +237,18 @@ package enum Migrations {
             "CREATE INDEX tasks_by_completion ON tasks(completed_at) WHERE completed_at IS NOT NULL",
             "CREATE INDEX ledger_by_time ON ledger(created_at)",
         ],
+        // 10: real-person verification: sessions are tasks of kind 'liveness' (their token, the upstream
+        // link, the live photo, when the link was opened); a group made by one is of type LivenessFace.
+        // Also the index the console's review-task listing reads by.
+        [
+            "ALTER TABLE asset_groups ADD COLUMN group_type TEXT NOT NULL DEFAULT 'AIGC'",
+            "ALTER TABLE tasks ADD COLUMN verify_token TEXT",
+            "ALTER TABLE tasks ADD COLUMN verify_link TEXT",
+            "ALTER TABLE tasks ADD COLUMN verify_photo TEXT",
+            "ALTER TABLE tasks ADD COLUMN verify_opened_at BIGINT",
+            "CREATE UNIQUE INDEX tasks_by_verify_token ON tasks(verify_token) WHERE verify_token IS NOT NULL",
+            "CREATE INDEX tasks_by_kind ON tasks(kind, id)",
+        ],
     ]
 
     package static func apply(on provider: any DatabaseProvider) async throws {

@@ -168,16 +168,17 @@ extension SQLStore {
     }
 
     package func insertGroup(
-        _ db: any SQLDatabase, keyID: String, name: String, description: String, projectName: String, isDefault: Bool
+        _ db: any SQLDatabase, keyID: String, name: String, description: String, projectName: String, isDefault: Bool,
+        type: String = GroupType.aigc, channel: String? = nil
     ) async throws -> AssetGroup {
         let group = AssetGroup(
             id: Identifiers.group(at: clock.now), keyID: keyID, name: name, description: description,
-            projectName: projectName, createdAt: clock.now
+            projectName: projectName, createdAt: clock.now, groupType: type
         )
         try await db.raw("""
-            INSERT INTO asset_groups (id, key_id, name, description, project_name, is_default, created_at)
+            INSERT INTO asset_groups (id, key_id, name, description, project_name, is_default, created_at, group_type, channel)
             VALUES (\(bind: group.id), \(bind: keyID), \(bind: name), \(bind: description), \(bind: projectName),
-                    \(bind: isDefault ? 1 : 0), \(bind: Epoch.millis(group.createdAt)))
+                    \(bind: isDefault ? 1 : 0), \(bind: Epoch.millis(group.createdAt)), \(bind: type), \(bind: channel))
             """).run()
         return group
     }
@@ -190,14 +191,15 @@ extension SQLStore {
         return try await insertGroup(db, keyID: keyID, name: "default", description: "Assets uploaded without a group", projectName: "default", isDefault: true)
     }
 
-    private static func group(from row: any SQLRow) throws -> AssetGroup {
+    package static func group(from row: any SQLRow) throws -> AssetGroup {
         AssetGroup(
             id: try row.decode(column: "id", as: String.self),
             keyID: try row.decode(column: "key_id", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             description: try row.decode(column: "description", as: String.self),
             projectName: try row.decode(column: "project_name", as: String.self),
-            createdAt: Epoch.date(try row.decode(column: "created_at", as: Int64.self))
+            createdAt: Epoch.date(try row.decode(column: "created_at", as: Int64.self)),
+            groupType: try row.decode(column: "group_type", as: String.self)
         )
     }
 }

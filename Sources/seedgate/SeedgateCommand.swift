@@ -17,7 +17,7 @@ struct SeedgateCommand: AsyncParsableCommand {
         abstract: "A self-hostable gateway for Seedance 2.0 video generation.",
         subcommands: [
             Serve.self, Keys.self, Credits.self, Channels.self, Admin.self, Migrate.self,
-            Generate.self, Assets.self, Tasks.self, AccountCommand.self,
+            Liveness.self, Generate.self, Assets.self, Tasks.self, AccountCommand.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -129,6 +129,13 @@ struct Serve: AsyncParsableCommand {
     var idleTimeout: Int?
     @Option(help: "Connections open at once; more wait (env SEEDGATE_MAX_CONNECTIONS; default: from the descriptor limit).")
     var maxConnections: Int?
+    @Option(help: """
+        Who completes a local real-person check once the person sent a photo: operator (approve or refuse in the console or \
+        with `seedgate liveness`) or auto, for development and tests (env SEEDGATE_LIVENESS; default operator).
+        """)
+    var liveness: String?
+    @Option(help: "Seconds a verification link waits to be opened (env SEEDGATE_LIVENESS_TTL; default 120).")
+    var livenessTtl: Int?
 
     func run() async throws {
         var values = store.values
@@ -156,6 +163,8 @@ struct Serve: AsyncParsableCommand {
         values[.metricsPort] = metricsPort.map(String.init)
         values[.idleTimeout] = idleTimeout.map(String.init)
         values[.maxConnections] = maxConnections.map(String.init)
+        values[.liveness] = liveness
+        values[.livenessTTL] = livenessTtl.map(String.init)
         let settings = try await SettingsReader.layered(values: values, file: store.configFile)
         let config = try SeedgateConfiguration(settings: settings)
         let format = config.logFormat

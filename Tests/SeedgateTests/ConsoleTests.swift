@@ -211,7 +211,8 @@ struct ConsoleTests {
             for (type, file) in [("Image", "good.png"), ("Video", "video.mp4"), ("Audio", "audio.wav"), ("Image", "video.mp4")] {
                 let reply = try await gw.post("/api/v1/client/job/asset-upload", key: alice.secret, header: .xAPIKey,
                                               #"{"name": "\#(type) \#(file)", "asset_type": "\#(type)", "asset_url": "\#(gw.url(file))"}"#)
-                ids["\(type) \(file)"] = try #require(reply.body["data"]["AssetId"].string, "\(reply.text)")
+                let id: String = try #require(reply.body["data"]["AssetId"].string, "\(reply.text)")
+                ids["\(type) \(file)"] = id
             }
             // An apimart review of a file too small: its task has a page of its own, with the measured reason.
             let submitted = try await gw.post("/v1/seedance2/private-avatar", key: alice.secret, #"{"group": {"name": "g"}, "url": "\#(gw.url("small.png"))"}"#)

@@ -30,7 +30,8 @@ struct OpenAPITests {
             links: ResultLinks(signer: signer, ttl: .seconds(60), retention: .seconds(60)), signer: signer, blobs: blobs,
             limits: .defaults, rateLimiter: RateLimiter(store: store), urlGuard: urlGuard, catalog: .builtIn, upstreamCallbacks: signal,
             uploads: UploadRoutes(store: store, blobs: blobs, signer: signer, scratchDirectory: directory, quota: 1 << 20, retention: .seconds(60),
-                                  probe: { path throws(Failure) in try await MediaProbe.probe(file: path) })
+                                  probe: { path throws(Failure) in try await MediaProbe.probe(file: path) }),
+            liveness: LivenessService(store: store, urlGuard: urlGuard)
         )
         await provider.close()
         return Set(router.routes.map { route in

@@ -91,16 +91,24 @@ public func buildApplication(
     let local = LocalEngine(
         renderer: LocalVideoEngine(fetcher: fetcher, blobs: blobs, scratchDirectory: scratch, telemetry: telemetry), store: store, lease: config.workLease
     )
+    let livenessSignal = WorkSignal()
+    let liveness = LivenessService(
+        store: store, urlGuard: urlGuard, mode: config.livenessMode, linkLifetime: config.livenessLinkLifetime,
+        upstream: relay, signal: livenessSignal
+    )
     let engine: any VideoEngine = relay.map { ChannelEngine(relay: $0, local: local, store: store) } ?? local
     let reviewer: any AssetReviewer = relay.map { UpstreamAssetReviewer(local: localReviewer, relay: $0) } ?? localReviewer
     let generation = GenerationService(store: store, engine: engine, signal: videoSignal, prices: prices, limits: config.defaultLimits, links: signer)
     let links = ResultLinks(signer: signer, ttl: config.resultLinkTTL, retention: config.resultRetention)
     let rateLimiter = RateLimiter(store: store, clock: config.clock)
+    let views = try await ConsoleViews.load()
+    let probe: @Sendable (String) async throws(Failure) -> MediaFacts = { path throws(Failure) in try await MediaProbe.probe(file: path) }
     let console = ConsoleRoutes(
         console: ConsoleService(store: store, generation: generation, limits: config.defaultLimits), generation: generation,
-        views: try await ConsoleViews.load(), links: links, catalog: catalog, urlGuard: urlGuard, rateLimiter: rateLimiter,
+        views: views, links: links, catalog: catalog, urlGuard: urlGuard, rateLimiter: rateLimiter,
         secureCookies: config.effectivePublicURL.lowercased().hasPrefix("https://"),
-        channels: relay.map { relay in consoleChannels(router: relay.router, store: store, http: httpClient) }, logger: logger
+        channels: relay.map { relay in consoleChannels(router: relay.router, store: store, http: httpClient) }, logger: logger,
+        liveness: (liveness, blobs)
     )
     let router = buildRouter(
         store: store, assets: assets, generation: generation, links: links, signer: signer, blobs: blobs,
@@ -108,9 +116,11 @@ public func buildApplication(
         upstreamCallbacks: relay != nil ? pollSignal : nil,
         uploads: UploadRoutes(
             store: store, blobs: blobs, signer: signer, scratchDirectory: scratch, quota: config.uploadQuota, retention: config.uploadRetention,
-            probe: { path throws(Failure) in try await MediaProbe.probe(file: path) }
+            probe: probe
         ),
-        console: console
+        console: console,
+        liveness: liveness,
+        verifyPage: VerifyPageRoutes(liveness: liveness, views: views, blobs: blobs, scratchDirectory: scratch, probe: probe)
     )
     let resources = ResourceService {
         try? await httpClient.shutdown()
@@ -136,6 +146,9 @@ public func buildApplication(
         if let task = try await store.reviewTask(id: delivery.taskID, keyID: delivery.keyID) {
             return WebhookBodies.review(task).serialized()
         }
+        if let session = try await store.livenessSession(id: delivery.taskID, keyID: delivery.keyID) {
+            return WebhookBodies.liveness(session, publicURL: signer.baseURL, now: store.clock.now).serialized()
+        }
         return nil
     }
     let metrics = config.metricsPort.map { port in
@@ -153,7 +166,7 @@ public func buildApplication(
             availableConnectionsDelegate: .maximum(config.connectionLimit, logger: logger)
         ),
         services: [resources, RateLimitFlusher(limiter: rateLimiter, logger: logger)] + (metrics.map { [$0] } ?? [])
-            + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper] : [])
+            + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper, LivenessWorker(store: store, upstream: relay, signal: livenessSignal, logger: logger)] : [])
             + (config.runWorkers ? relay.map { [UpstreamPoller(relay: $0, store: store, signal: pollSignal, logger: logger)] } ?? [] : []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
@@ -170,7 +183,8 @@ public func buildApplication(
 package func buildRouter(
     store: SQLStore, assets: AssetService, generation: GenerationService, links: ResultLinks, signer: URLSigner, blobs: any BlobStore,
     limits: Limits, rateLimiter: RateLimiter, urlGuard: URLGuard, catalog: ModelCatalog, telemetry: Telemetry = .disabled,
-    upstreamCallbacks: WorkSignal? = nil, uploads: UploadRoutes? = nil, console: ConsoleRoutes? = nil
+    upstreamCallbacks: WorkSignal? = nil, uploads: UploadRoutes? = nil, console: ConsoleRoutes? = nil,
+    liveness: LivenessService? = nil, verifyPage: VerifyPageRoutes? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let routes = RouteTable()
@@ -184,11 +198,14 @@ package func buildRouter(
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .apimart, telemetry: telemetry))
         .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
-    ApimartAssetRoutes(assets: assets, catalog: catalog).register(on: apimart)
+    let apimartAssets = ApimartAssetRoutes(assets: assets, catalog: catalog)
+    apimartAssets.register(on: apimart)
+    if let liveness { ApimartRealAvatarRoutes(liveness: liveness, assets: apimartAssets, publicURL: signer.baseURL).register(on: apimart) }
     // Files from the caller's machine, for every dialect's media URLs (either auth header works).
     uploads?.register(on: apimart)
     ApimartGenerationRoutes(
-        generation: generation, assets: assets, results: links, store: store, limits: limits, urlGuard: urlGuard, catalog: catalog
+        generation: generation, assets: assets, results: links, store: store, limits: limits, urlGuard: urlGuard, catalog: catalog,
+        liveness: liveness.map { ($0, signer.baseURL) }
     ).register(on: apimart)
 
     // toapis (seed 001)
@@ -197,6 +214,13 @@ package func buildRouter(
         .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
     ToapisRoutes(assets: assets).register(on: toapis)
+    if let liveness {
+        let verify = router.group("v1/videos/doubao-seedance-2-0/real-avatar")
+            .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .toapis, telemetry: telemetry))
+            .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
+            .group(context: AuthenticatedContext.self)
+        ToapisVerifyRoutes(liveness: liveness, publicURL: signer.baseURL).register(on: verify)
+    }
     // toapis's task view; its generation shares apimart's path (above), told apart by the body.
     let toapisTasks = router.group("v1/videos/generations")
         .add(middleware: DialectErrorMiddleware<AppRequestContext>(dialect: .toapis, telemetry: telemetry))
@@ -210,6 +234,7 @@ package func buildRouter(
         .add(middleware: AuthMiddleware(store: store, limits: limits, rateLimiter: rateLimiter))
         .group(context: AuthenticatedContext.self)
     CrunRoutes(assets: assets).register(on: crun)
+    if let liveness { CrunVerifyRoutes(liveness: liveness, publicURL: signer.baseURL).register(on: crun) }
     CrunGenerationRoutes(generation: generation, links: links, catalog: catalog, urlGuard: urlGuard).register(on: crun)
 
     // Ark's own task API, for the official Ark SDKs
@@ -225,6 +250,8 @@ package func buildRouter(
     if let upstreamCallbacks { UpstreamCallbackRoutes(store: store, signal: upstreamCallbacks).register(on: router) }
     // The web console (HTML, with its own sessions; see ConsoleRoutes).
     console?.register(on: router)
+    // The H5 page of a local real-person check (no key: the link's token is the credential).
+    verifyPage?.register(on: router)
     routes.load(router)
     return router
 }

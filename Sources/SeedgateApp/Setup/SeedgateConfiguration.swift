@@ -35,6 +35,11 @@ public struct SeedgateConfiguration: Sendable {
     public var uploadRetention: Duration = .seconds(24 * 3600)
     /// Bytes of unexpired uploads each key may hold.
     public var uploadQuota: Int64 = 1 << 30
+    /// Who completes a local real-person check once the person has sent a photo: the operator
+    /// (default) or nobody (`auto`, for development and tests).
+    public var livenessMode: LivenessMode = .operator
+    /// How long a verification link waits to be opened (upstream's live about 120 s).
+    public var livenessLinkLifetime: Duration = .seconds(120)
     public var logLevel: Logger.Level = .info
     /// `text` (the default) or `json`: one JSON object per line.
     public var logFormat: LogFormat = .text
@@ -137,6 +142,13 @@ public struct SeedgateConfiguration: Sendable {
             guard quota > 0 else { throw ConfigurationError("\(Setting.uploadQuota.label) must be a number of bytes above 0") }
             uploadQuota = Int64(quota)
         }
+        if let mode = try settings.string(.liveness) {
+            guard let parsed = LivenessMode(rawValue: mode) else {
+                throw ConfigurationError("\(Setting.liveness.label) must be operator or auto, not '\(mode.prefix(40))'")
+            }
+            livenessMode = parsed
+        }
+        livenessLinkLifetime = try settings.seconds(.livenessTTL) ?? livenessLinkLifetime
         pricesFile = try settings.string(.prices) ?? pricesFile
         channelsFile = try settings.string(.channels) ?? channelsFile
         modelsFile = try settings.string(.models) ?? modelsFile
@@ -200,6 +212,9 @@ public struct SeedgateConfiguration: Sendable {
     public func validate() throws {
         try validateDatabase()
         guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
+        guard livenessLinkLifetime >= .seconds(10) && livenessLinkLifetime <= .seconds(86400) else {
+            throw ConfigurationError("the verification link lifetime (\(Setting.livenessTTL.label)) must be 10 to 86400 seconds")
+        }
         guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
             throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")
         }

@@ -34,6 +34,8 @@ public enum Setting: String, CaseIterable, Sendable {
     case s3Region = "s3.region"
     case idleTimeout = "idle.timeout"
     case maxConnections = "max.connections"
+    case liveness
+    case livenessTTL = "liveness.ttl"
 
     /// The key in the reader.
     public var key: ConfigKey { ConfigKey("seedgate.\(rawValue)") }

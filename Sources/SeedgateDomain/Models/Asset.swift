@@ -35,8 +35,11 @@ public struct AssetGroup: Sendable, Equatable {
     public var description: String
     public var projectName: String
     public var createdAt: Date
+    /// `AIGC`, or `LivenessFace` for a real person's group made by a liveness check.
+    public var groupType: String
 
-    package init(id: String, keyID: String, name: String, description: String, projectName: String, createdAt: Date) {
+    package init(id: String, keyID: String, name: String, description: String, projectName: String, createdAt: Date, groupType: String = GroupType.aigc) {
+        self.groupType = groupType
         self.id = id
         self.keyID = keyID
         self.name = name

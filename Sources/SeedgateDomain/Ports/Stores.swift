@@ -106,6 +106,36 @@ public protocol UpstreamStore: Clocked {
     func activeBindings(assetIDs: [String]) async throws -> [String: [String: String]]
 }
 
+/// Real-person verification sessions (kept as tasks of kind `liveness`, so they share the task ids,
+/// the task views and the webhook outbox).
+public protocol LivenessStore: Clocked {
+    /// Stores a new session whose link can be opened until `expiresAt`.
+    func createLivenessSession(keyID: String, request: LivenessRequest, expiresAt: Date, upstream: UpstreamLivenessSession?) async throws -> LivenessSession
+    /// The session with this id; with `keyID`, only when that key owns it.
+    func livenessSession(id: String, keyID: String?) async throws -> LivenessSession?
+    /// The session with this token; with `keyID`, only when that key owns it.
+    func livenessSession(token: String, keyID: String?) async throws -> LivenessSession?
+    /// Marks the link opened (the first time, while it is open) and gives the person `window` from now to
+    /// send the photo. Returns the session as it is after.
+    func openLivenessLink(token: String, window: Duration) async throws -> LivenessSession?
+    /// Records the live photo of a pending, unexpired session: it becomes `submitted`. False otherwise.
+    func submitLivenessPhoto(token: String, photoKey: String) async throws -> Bool
+    /// Ends a session that is still `from` (`submitted` for an operator's decision, `pending` upstream):
+    /// verified makes its `LivenessFace` group in the same transaction (pinned and bound to `channel`
+    /// with `upstreamGroupID` when given); failed and expired keep the reason. Queues the webhook.
+    func finishLivenessSession(
+        id: String, from: LivenessStatus, outcome: LivenessStatus, failure: Failure?, channel: String?, upstreamGroupID: String?
+    ) async throws -> LivenessSession?
+    /// Ends every pending session past its time as expired (webhooks queued); returns their ids.
+    func expireLivenessSessions(limit: Int) async throws -> [String]
+    /// Sessions, newest first (the key's, when given; of one status, when given).
+    func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession]
+    /// Upstream sessions due for a check, leased to `owner` until checked again.
+    func claimDueLivenessChecks(owner: String, lease: Duration, limit: Int) async throws -> [LivenessSession]
+    /// When to check an upstream session next.
+    func rescheduleLivenessCheck(id: String, owner: String, next: Date) async throws
+}
+
 /// Per-key request counts per minute window, shared by replicas.
 public protocol RateWindowStore: Sendable {
     /// Adds `hits` to the key's count for `window` and returns the new total (every replica's).
@@ -121,7 +151,7 @@ public protocol SettingsStore: Sendable {
 
 /// Everything at once: what the app is wired with.
 public typealias GatewayStore = KeyStore & AssetStore & VideoTaskStore & WebhookOutbox & UpstreamStore & RateWindowStore & SettingsStore
-    & UploadStore & ConsoleStore
+    & UploadStore & ConsoleStore & LivenessStore
 
 /// The clock the store keeps time by; workers and engines that compare with stored times use the same.
 public protocol Clocked: Sendable {

@@ -17,7 +17,8 @@ package struct ApimartAssetRoutes {
         }
     }
 
-    package func submit(_ body: JSONFields, key: APIKey) async throws -> Response {
+    /// Seed 000's submission; real-person groups take the same body with Video as the default type.
+    package func submit(_ body: JSONFields, key: APIKey, defaultType: SeedgateDomain.MediaType = .image) async throws -> Response {
         try body.rejectUnknown(["group", "group_id", "project_name", "asset_type", "assets", "url", "name", "model", "callback_url"])
         let target: GroupTarget
         switch (try body.object("group"), try body.string("group_id")) {
@@ -31,7 +32,7 @@ package struct ApimartAssetRoutes {
         case (.none, .some(let id)):
             target = .existing(id: id)
         }
-        let type = try AssetRules.mediaType(try body.string("asset_type"), field: "asset_type", default: .image)
+        let type = try AssetRules.mediaType(try body.string("asset_type"), field: "asset_type", default: defaultType)
         // Assets serve the models that take `asset://` inputs; the reply names the one asked for.
         var model = Self.model
         if let name = try body.string("model") {

@@ -16,6 +16,8 @@ package struct ApimartGenerationRoutes {
     package let limits: Limits
     package let urlGuard: URLGuard
     package let catalog: ModelCatalog
+    /// Verification sessions are tasks too (apimart's real-avatar), read at the same path.
+    package var liveness: (service: LivenessService, publicURL: String)?
 
     package func register(on group: RouterGroup<AuthenticatedContext>) {
         // apimart's and toapis's generation share this path; the body says which it is.
@@ -64,6 +66,12 @@ package struct ApimartGenerationRoutes {
                 let webhook = try await store.webhookDelivery(taskID: id)
                 return WireJSON.response(Apimart.envelope(Apimart.reviewTask(task, webhook: webhook)))
             }
+            if let liveness, let session = try await liveness.service.store.livenessSession(id: id, keyID: context.key.id) {
+                let webhook = try await store.webhookDelivery(taskID: id)
+                return WireJSON.response(Apimart.envelope(Apimart.livenessTask(
+                    session, publicURL: liveness.publicURL, now: liveness.service.store.clock.now, webhook: webhook
+                )))
+            }
             throw SeedgateError.notFound("task", id)
         }
         group.post("tasks/:id/cancel") { _, context in
@@ -88,8 +96,10 @@ package struct ApimartGenerationRoutes {
 
     package init(
         generation: GenerationService, assets: AssetService, results: ResultLinks,
-        store: any VideoTaskStore & KeyStore & WebhookOutbox, limits: Limits, urlGuard: URLGuard, catalog: ModelCatalog
+        store: any VideoTaskStore & KeyStore & WebhookOutbox, limits: Limits, urlGuard: URLGuard, catalog: ModelCatalog,
+        liveness: (service: LivenessService, publicURL: String)? = nil
     ) {
+        self.liveness = liveness
         self.catalog = catalog
         self.generation = generation
         self.assets = assets

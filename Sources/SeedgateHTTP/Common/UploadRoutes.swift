@@ -129,8 +129,11 @@ package struct UploadRoutes {
                 // Past the limit nothing more is written, but a little more is read and dropped, so that
                 // a client still sending the rest of a slightly-too-large file gets the 413, not a reset.
                 if total > limit + lingering { break }
-                if total <= limit { handle.write(Data(buffer: chunk)) }
+                if total <= limit { try handle.write(contentsOf: Data(buffer: chunk)) }
             }
+        } catch let error as CocoaError {
+            // A full disk or a failing write: the request is not completed, the process goes on.
+            throw SeedgateError(.serviceUnavailable, code: "storage_unavailable", message: "the upload could not be written (\(error.code.rawValue)); try again later", retryAfter: 30)
         } catch {
             throw SeedgateError(.invalidRequest, code: "invalid_body", message: "the upload could not be read whole (malformed or cut short)")
         }
@@ -166,8 +169,10 @@ enum MultipartFile {
     }
 
     /// Copies the first part that has a filename (or the first part at all) to `destination`; returns
-    /// its filename.
-    static func extractFirstFile(from source: String, boundary: String, to destination: String) throws -> String? {
+    /// its filename. Form fields before it (up to 4 KB each) are given to `field` by name.
+    static func extractFirstFile(
+        from source: String, boundary: String, to destination: String, field: ((String, String) -> Void)? = nil
+    ) throws -> String? {
         guard let input = FileHandle(forReadingAtPath: source) else { throw SeedgateError.internalError("could not read the upload") }
         defer { try? input.close() }
         let delimiter = Data("--\(boundary)".utf8)
@@ -196,18 +201,23 @@ enum MultipartFile {
             // Copy until the part's end, keeping back a delimiter's length that may straddle two chunks.
             while true {
                 if let end = buffer.range(of: partEnd) {
-                    output.write(buffer[buffer.startIndex..<end.lowerBound])
+                    try output.write(contentsOf: buffer[buffer.startIndex..<end.lowerBound])
                     buffer.removeSubrange(..<end.upperBound)
                     break
                 }
                 let keep = partEnd.count
                 if buffer.count > keep {
-                    output.write(buffer[buffer.startIndex..<(buffer.endIndex - keep)])
+                    try output.write(contentsOf: buffer[buffer.startIndex..<(buffer.endIndex - keep)])
                     buffer.removeSubrange(..<(buffer.endIndex - keep))
                 }
                 guard fill() else { throw malformed }
             }
             if filename != nil { return filename }
+            if let field, let name = headers.range(of: "name=\"").map({ range in String(headers[range.upperBound...].prefix { $0 != "\"" }) }),
+               let size = try? FileManager.default.attributesOfItem(atPath: destination)[.size] as? Int, size <= 4096,
+               let value = FileManager.default.contents(atPath: destination) {
+                field(name, String(decoding: value, as: UTF8.self))
+            }
             // A form field before the file: look at the next part, unless this was the last.
             while buffer.count < 2 { guard fill() else { throw malformed } }
             if buffer.starts(with: Data("--".utf8)) { return nil }

@@ -1,3 +1,4 @@
+import Foundation
 import SeedgateDomain
 import SeedgateSupport
 
@@ -10,6 +11,15 @@ package enum WebhookBodies {
         case .toapis: ToapisGeneration.task(task, links: links, catalog: catalog)
         case .crun: CrunGeneration.task(task, links: links, catalog: catalog)
         case .ark: ArkDialect.task(task, links: links, catalog: catalog)
+        }
+    }
+
+    /// A verification's outcome: apimart's session task, toapis's verify task, crun's validate result.
+    package static func liveness(_ session: LivenessSession, publicURL: String, now: Date) -> JSONOut {
+        switch session.dialect {
+        case .toapis: ToapisRoutes.envelope(ToapisVerifyRoutes.task(session, publicURL: publicURL, now: now))
+        case .crun: CrunVerifyRoutes.result(session, now: now)
+        default: Apimart.envelope(Apimart.livenessTask(session, publicURL: publicURL, now: now))
         }
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import SeedgateBlobs
 import SeedgateDomain
 import SeedgateSupport
 
@@ -70,11 +71,15 @@ package struct ConsoleRoutes: Sendable {
     package let secureCookies: Bool
     package let channels: ConsoleChannels?
     package let logger: Logger
+    /// Real-person verifications and where their photos are kept.
+    package let liveness: (service: LivenessService, photos: any BlobStore)?
 
     package init(
         console: ConsoleService, generation: GenerationService, views: ConsoleViews, links: ResultLinks, catalog: ModelCatalog,
-        urlGuard: URLGuard, rateLimiter: RateLimiter, secureCookies: Bool, channels: ConsoleChannels?, logger: Logger = Logger(label: "seedgate.console")
+        urlGuard: URLGuard, rateLimiter: RateLimiter, secureCookies: Bool, channels: ConsoleChannels?, logger: Logger = Logger(label: "seedgate.console"),
+        liveness: (service: LivenessService, photos: any BlobStore)? = nil
     ) {
+        self.liveness = liveness
         self.console = console
         self.generation = generation
         self.views = views
@@ -156,6 +161,7 @@ package struct ConsoleRoutes: Sendable {
         registerOperatorPages(group)
         registerTaskPages(group)
         registerOwnerPages(group)
+        registerLivenessPages(group)
     }
 
     // MARK: Plumbing
@@ -245,8 +251,10 @@ package struct ConsoleRoutes: Sendable {
     /// The layout's data: title, navigation for the role, strings, the CSRF token for sign-out.
     func frame(_ visit: Visit, title: String, section: String = "") -> [String: Any] {
         let items: [(String, String)] = visit.role.isOperator
-            ? [("overview", "/console/overview"), ("keys", "/console/keys"), ("tasks", "/console/tasks"), ("assets", "/console/assets"), ("channels", "/console/channels")]
-            : [("home", "/console/home"), ("tasks", "/console/tasks"), ("assets", "/console/assets"), ("playground", "/console/playground")]
+            ? [("overview", "/console/overview"), ("keys", "/console/keys"), ("tasks", "/console/tasks"), ("assets", "/console/assets"),
+               ("verifications", "/console/verifications"), ("channels", "/console/channels")]
+            : [("home", "/console/home"), ("tasks", "/console/tasks"), ("assets", "/console/assets"), ("verifications", "/console/verifications"),
+               ("playground", "/console/playground")]
         return [
             "t": visit.strings, "lang": visit.lang, "other_lang": visit.lang == "zh" ? "en" : "zh", "title": title, "path": visit.path,
             "csrf": visit.session.csrf, "operator": visit.role.isOperator, "key_name": visit.key?.name ?? "",

@@ -4,7 +4,7 @@ import SeedgateBlobs
 import SeedgateDomain
 import SeedgateSupport
 
-/// crun's asset API (seeds 003, 004): upload into the key's default group, and asset info.
+/// crun's asset API (seeds 003, 004): upload into the key's default group (or `group_id`'s), and asset info.
 /// Envelope `{"code", "message", "data"}` with PascalCase data fields.
 package struct CrunRoutes {
     package let assets: AssetService
@@ -12,12 +12,14 @@ package struct CrunRoutes {
     package func register(on group: RouterGroup<AuthenticatedContext>) {
         group.post("asset-upload") { request, context in
             let body = try await JSONFields.parse(request, context: context)
-            try body.rejectUnknown(["name", "asset_type", "asset_url", "callback_url"])
+            try body.rejectUnknown(["name", "asset_type", "asset_url", "callback_url", "group_id"])
             let name = try body.requiredString("name")
+            // Into the key's default group, or a group of its own (a real-person group from a verification).
+            let target: GroupTarget = try body.string("group_id").map { .existing(id: $0) } ?? .keyDefault
             let type = try AssetRules.mediaType(try body.string("asset_type"), field: "asset_type")
             let url = try body.requiredString("asset_url")
             let task = try await assets.submit(
-                key: context.key, target: .keyDefault, projectName: nil, type: type,
+                key: context.key, target: target, projectName: nil, type: type,
                 items: [.init(url: url, name: name, urlField: "asset_url", nameField: "name")], countField: "asset_url",
                 callbackURL: try body.string("callback_url"), dialect: .crun
             )

@@ -235,3 +235,20 @@ private struct JSONParser {
         return index > start
     }
 }
+
+/// Reading parsed JSON: a field of an object, and the scalar kinds.
+extension JSONValue {
+    package subscript(key: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+    package var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    package var int64Value: Int64? {
+        switch self {
+        case .integer(let i): i
+        case .number(let d): Int64(exactly: d.rounded())
+        default: nil
+        }
+    }
+    package var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+}

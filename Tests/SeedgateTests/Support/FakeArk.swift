@@ -56,6 +56,8 @@ final class FakeArk: Sendable {
         var queueTime: Duration = .milliseconds(300)
         var runTime: Duration = .milliseconds(700)
         var assetReviewTime: Duration = .milliseconds(300)
+        /// How long a liveness session's link lives before upstream calls it expired.
+        var livenessLifetime: Duration = .seconds(120)
         /// The share of creates, status reads and result downloads that fail in one of the ways upstream
         /// does (a result download is then cut off half way, or refused), before anything is done.
         var faultRate = 0.0
@@ -91,6 +93,10 @@ final class FakeArk: Sendable {
         var tasks: [String: FakeTask] = [:]
         var groups: [String: String] = [:]
         var assets: [String: FakeAsset] = [:]
+        /// Liveness sessions by token: when made, and how the person finished (nil: not yet).
+        var liveness: [String: (created: Date, passed: Bool?, group: String?)] = [:]
+        /// Every asset-library action received, in order.
+        var actions: [String] = []
         /// Every create the account accepted, as the raw body.
         var accepted: [String] = []
         var signatureFailures = 0
@@ -144,6 +150,9 @@ final class FakeArk: Sendable {
     var callbacks: [(task: String, status: String, answered: Int)] { state.withLock { $0.callbacks } }
     var creates: Int { state.withLock { $0.creates } }
     var faultsInjected: [String: Int] { state.withLock { $0.faults } }
+    var actions: [String] { state.withLock { $0.actions } }
+    /// The `LivenessFace` groups made by passed checks.
+    var livenessGroups: [String] { state.withLock { $0.liveness.values.compactMap(\.group) } }
 
     /// The answer for a call: the behaviour's own, or now and then a random fault.
     private func answer(_ kind: String, _ configured: Answer) -> Answer {
@@ -184,6 +193,17 @@ final class FakeArk: Sendable {
             try await self.delete(request, id: try context.parameters.require("id"))
         }
         router.post("/") { request, _ in try await self.openAPI(request) }
+        // Upstream's H5 page, as the person's phone would finish it: `?outcome=pass` or `fail`.
+        router.get("h5/:token") { request, context in
+            let token = try context.parameters.require("token")
+            let passed = request.uri.queryParameters.get("outcome") == "pass"
+            let known = self.state.withLock { state -> Bool in
+                guard state.liveness[token] != nil else { return false }
+                state.liveness[token]?.passed = passed
+                return true
+            }
+            return Response(status: known ? .ok : .notFound)
+        }
         router.get("results/:name") { _, context in
             let configured = self.answer("result", self.state.withLock { $0.behaviour.results })
             let name = try context.parameters.require("name")
@@ -455,7 +475,36 @@ final class FakeArk: Sendable {
             return Self.openAPI(action, status: 400, error: ("InvalidParameter", "the body is not a JSON object"))
         }
         let now = Date()
+        state.withLock { $0.actions.append(action) }
         switch action {
+        case "CreateVisualValidateSession":
+            let token = "bt-" + Identifiers.random(24)
+            state.withLock { $0.liveness[token] = (now, nil, nil) }
+            return Self.openAPI(action, result: .obj(["BytedToken": .string(token), "H5Link": .string("\(openapiURL)/h5/\(token)")]))
+        case "GetVisualValidateResult":
+            guard let token = body["BytedToken"]?.stringValue, let session = state.withLock({ $0.liveness[token] }) else {
+                return Self.openAPI(action, status: 404, error: ("NotFound", "no liveness session has this BytedToken"))
+            }
+            switch session.passed {
+            case true?:
+                let group = state.withLock { state -> String in
+                    if let group = state.liveness[token]?.group { return group }
+                    let id = "group-\(SigV4Signer.timestamp(now).filter(\.isNumber))-\(Identifiers.random(5).lowercased())"
+                    state.groups[id] = "liveness"
+                    state.liveness[token]?.group = id
+                    return id
+                }
+                return Self.openAPI(action, result: .obj(["GroupId": .string(group), "GroupType": "LivenessFace", "Status": "Success"]))
+            case false?:
+                return Self.openAPI(action, result: .obj([
+                    "Status": "Failed", "Error": .obj(["Code": "LivenessCheckFailed", "Message": "the face was not a live person"]),
+                ]))
+            case nil:
+                if now.timeIntervalSince(session.created) > state.withLock({ $0.behaviour.livenessLifetime }).seconds {
+                    return Self.openAPI(action, status: 400, error: ("BytedTokenExpired", "the liveness session expired before it was finished"))
+                }
+                return Self.openAPI(action, result: .obj(["Status": "Processing"]))
+            }
         case "CreateAssetGroup":
             guard let name = body["Name"]?.stringValue, !name.isEmpty, name.count <= 64 else {
                 return Self.openAPI(action, status: 400, error: ("InvalidParameter", "Name must be 1 to 64 characters"))
