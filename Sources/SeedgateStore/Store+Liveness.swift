@@ -114,6 +114,11 @@ extension SQLStore {
 
     public func expireLivenessSessions(limit: Int) async throws -> [String] {
         let now = Epoch.millis(clock.now)
+        // Asked every second: a read finds nothing due almost always, and then no write lock is taken.
+        let due = try await provider.read { db in
+            try await db.raw("SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'pending' AND deadline_at < \(bind: now) LIMIT 1").first()
+        }
+        guard due != nil else { return [] }
         return try await provider.transaction { db in
             let rows = try await db.raw("""
                 UPDATE tasks SET status = 'expired', completed_at = \(bind: now), next_poll_at = NULL, lease_owner = NULL, lease_until = NULL,
@@ -141,6 +146,12 @@ extension SQLStore {
 
     public func claimDueLivenessChecks(owner: String, lease: Duration, limit: Int) async throws -> [LivenessSession] {
         let now = Epoch.millis(clock.now)
+        let due = try await provider.read { db in
+            try await db.raw("""
+                SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'pending' AND upstream_id IS NOT NULL AND next_poll_at <= \(bind: now) LIMIT 1
+                """).first()
+        }
+        guard due != nil else { return [] }
         return try await claim(
             "tasks", owner: owner, until: now + lease.milliseconds,
             free: """
