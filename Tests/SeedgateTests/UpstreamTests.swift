@@ -190,7 +190,13 @@ struct UpstreamRelayTests {
     @Test("upstream endings map: expired -> failed/expired, moderation -> failed with upstream's code, deadline -> failed; holds released")
     func endings() async throws {
         let a = try await FakeArk.start()
-        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.deadline = .seconds(3) }) { gw in
+        // The deadline is reached by moving the clock, not by waiting: on a loaded machine a real 3 s
+        // deadline can pass before upstream's own ending is seen, which would test the wrong thing.
+        let clock = OffsetClock()
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { config in
+            config.upstream.deadline = .seconds(600)
+            config.clock = clock
+        }) { gw in
             let key = try await gw.newKey(credits: 10_000)
             a.update { $0.outcome = .expire }
             let expired = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
@@ -204,8 +210,12 @@ struct UpstreamRelayTests {
             #expect(done.body["data"]["error"]["code"].string == "OutputVideoSensitiveContentDetected.PolicyViolation")
             #expect(done.body["data"]["error"]["message"].string == "the output may violate policy")
 
-            a.update { $0.outcome = .succeed; $0.runTime = .seconds(60) }
+            a.update { $0.outcome = .succeed; $0.runTime = .seconds(3600) }
             let slow = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "z", "duration": 4}"#, key: key)
+            let checked = a.queries
+            try await TestSupport.waitUntil("the slow task was checked upstream") { a.accepted.count == 3 && a.queries > checked }
+            #expect(try await gw.get("/v1/tasks/\(slow)", key: key).body["data"]["status"].string != "failed", "not given up before its deadline")
+            clock.advance(by: .seconds(601))
             done = try await gw.finishedVideo(slow, key: key, limit: .seconds(60))
             #expect(done.body["data"]["status"].string == "failed")
             #expect(done.body["data"]["error"]["code"].string == "deadline_exceeded", "\(done.text)")
