@@ -255,7 +255,6 @@ struct UpstreamLivenessTests {
     @Test("the session is made upstream (signed CreateVisualValidateSession), the person finishes upstream's page, GetVisualValidateResult's group is pinned to the channel and its assets are created in it; a failed check ends with upstream's reason; one nobody finishes expires")
     func arkLiveness() async throws {
         let fake = try await FakeArk.start()
-        fake.update { $0.livenessLifetime = .seconds(2) }
         try await withUpstreamGateway([fake.channel(name: "ark-a")], callbacks: false) { gw in
             let key = try await gw.newKey()
             let created = try await gw.post("/api/v1/client/job/visual-validate-session", key: key, header: .xAPIKey, #"{}"#)
@@ -286,6 +285,9 @@ struct UpstreamLivenessTests {
             let failing = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, #"{}"#)
             let failingLink = try #require(failing.body["data"]["h5_link"].string)
             #expect(try await HTTPClientSupport.get(failingLink + "?outcome=fail") == 200)
+            // Upstream's lifetime is short only now: on a loaded machine the sessions above could
+            // otherwise outlive it before their person finished.
+            fake.update { $0.livenessLifetime = .seconds(2) }
             let abandoned = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, #"{}"#)
             for (id, expected, reason) in [
                 (try #require(failing.body["data"]["id"].string), "failed", "not a live person"),
