@@ -329,7 +329,7 @@ paths = {
     "/v1/seedance2/real-avatar": {"post": op(
         "Real-person verification (apimart): start a session, trade its token for the group, or submit assets into the group", APIMART,
         {"200": ok(envelope({"anyOf": [obj({"id": string(), "status": string()}, ["id", "status"]), ref("LivenessOutcome"), ref("ApimartReviewTask")]}))},
-        "ApimartError", {"oneOf": [
+        "ApimartError", {"oneOf": [optional_nulls(branch) for branch in [
             obj({"callback_url": string(format="uri"), "project_name": string(minLength=1, maxLength=64)}, ["callback_url"], additional=False),
             obj({"byted_token": string(minLength=1), "project_name": string(minLength=1, maxLength=64)}, ["byted_token"], additional=False),
             obj({"group_id": string(minLength=1), "project_name": string(minLength=1, maxLength=64),
@@ -337,7 +337,7 @@ paths = {
                  "assets": array(obj({"url": string(minLength=1), "name": string(minLength=1, maxLength=64)}, ["url"], additional=False), minItems=1, maxItems=20),
                  "url": string(minLength=1), "name": string(minLength=1, maxLength=64), "model": string(), "callback_url": string(format="uri")},
                 ["group_id"], additional=False),
-        ]},
+        ]]},
         description="The session's task is read at GET /v1/tasks/{id} (result.byted_token, result.h5_link); the person opens the link; "
                     "callback_url receives the outcome.")},
     "/v1/videos/generations": {"post": op(
@@ -380,8 +380,8 @@ paths = {
                                                       "ToapisError", parameters=[path_param("asset_id")])},
     "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks": {"post": op(
         "Start a real-person verification (toapis)", TOAPIS, {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("ToapisVerifyTask")}))},
-        "ToapisError", obj({"callback_url": string(format="uri"), "locale": string(minLength=1, maxLength=16), "biz_id": string(minLength=1, maxLength=64),
-                            "project_name": string(minLength=1, maxLength=64)}, additional=False))},
+        "ToapisError", optional_nulls(obj({"callback_url": string(format="uri"), "locale": string(minLength=1, maxLength=16),
+                                           "biz_id": string(minLength=1, maxLength=64), "project_name": string(minLength=1, maxLength=64)}, additional=False)))},
     "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks/{id}": {"get": op(
         "A verification of the key's (toapis)", TOAPIS, {"200": ok(obj({"success": {"const": True}, "message": string(), "data": ref("ToapisVerifyTask")}))},
         "ToapisError", parameters=[path_param("id")])},
@@ -393,7 +393,7 @@ paths = {
         "Start a real-person verification (crun)", CRUN,
         {"200": ok(obj({"code": integer(), "message": string(), "data": obj({"BytedToken": string(), "H5Link": string(), "CallbackURL": string(),
                                                                                "TaskId": string(), "ExpiresAt": integer()})}))},
-        "CrunError", obj({"callback_url": string(format="uri"), "project_name": string(minLength=1, maxLength=64)}, additional=False))},
+        "CrunError", optional_nulls(obj({"callback_url": string(format="uri"), "project_name": string(minLength=1, maxLength=64)}, additional=False)))},
     "/api/v1/client/job/visual-validate-result": {"get": op(
         "A verification's result by its token (crun; resultCode 10000 once verified)", CRUN,
         {"200": ok(obj({"code": integer(), "message": string(), "data": obj({"resultCode": integer(), "Status": string(), "GroupId": string(),
