@@ -4,6 +4,7 @@ import SeedgateDomain
 import SeedgateEngines
 import SeedgateStore
 import SeedgateSupport
+import Synchronization
 import Testing
 
 /// Hundreds of tasks through two Ark accounts that fail about 30% of their calls the ways upstream
@@ -85,13 +86,20 @@ struct SoakTests {
             #expect(twice.isEmpty, "submitted twice: \(twice)")
 
             // Credits: each balance is its ledger's sum, nothing is held, no task is left counted in flight.
-            for key in keys {
-                let totals = try await gw.store.ledgerTotals(keyID: key.id)
-                #expect(totals.balance == totals.ledgerBalance && totals.held == 0 && totals.ledgerHeld == 0, "\(totals)")
-                #expect(totals.inFlight == 0 && totals.unfinished == 0, "\(totals)")
+            // Read through connections opened now: the test's own pool sat idle through the restart, and
+            // a query on it once never answered (2026-12-03), so the checks are also bounded in time.
+            let (checks, checksProvider) = try await gw.freshStore()
+            let keyIDs = keys.map(\.id)
+            let totals = try await within(.seconds(120), "the ledger checks") {
+                try await keyIDs.asyncMap { try await checks.ledgerTotals(keyID: $0) }
+            }
+            await checksProvider.close()
+            for total in totals {
+                #expect(total.balance == total.ledgerBalance && total.held == 0 && total.ledgerHeld == 0, "\(total)")
+                #expect(total.inFlight == 0 && total.unfinished == 0, "\(total)")
             }
             let completed = outcomes["completed"] ?? 0
-            let spent = try await keys.asyncSum { try await gw.store.ledgerTotals(keyID: $0.id).balance }
+            let spent = totals.reduce(0) { $0 + $1.balance }
             #expect(spent == Int64(keys.count) * 1_000_000 - Int64(completed) * Self.price, "only completed tasks are charged")
 
             var faults: [String: Int] = [:]
@@ -112,10 +120,41 @@ struct SoakTests {
 }
 
 extension Sequence where Element: Sendable {
-    /// The sum of `value` over the elements, one at a time.
-    func asyncSum(_ value: (Element) async throws -> Int64) async rethrows -> Int64 {
-        var total: Int64 = 0
-        for element in self { total += try await value(element) }
-        return total
+    /// `transform` of each element, one at a time.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+/// `body`'s result, or a failure naming `what` when it has not answered within `limit`: a query that
+/// never returns fails the test by name instead of hanging the run. (The work is left running, since a
+/// hung await cannot be cancelled from outside.)
+func within<R: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    let once = ResumeOnce<R>()
+    return try await withCheckedThrowingContinuation { continuation in
+        once.set(continuation)
+        Task {
+            do { once.finish(.success(try await body())) } catch { once.finish(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            once.finish(.failure(FixtureError("\(what) did not answer in \(limit)")))
+        }
+    }
+}
+
+/// A continuation resumed by whichever result comes first; later ones are dropped.
+private final class ResumeOnce<R: Sendable>: Sendable {
+    private let pending = Mutex<CheckedContinuation<R, any Error>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<R, any Error>) { pending.withLock { $0 = continuation } }
+
+    func finish(_ result: Result<R, any Error>) {
+        pending.withLock { continuation in
+            continuation?.resume(with: result)
+            continuation = nil
+        }
     }
 }

@@ -50,9 +50,18 @@ struct Gateway: Sendable {
     let store: SQLStore
     let fixtures: String
     let dataDirectory: String
+    /// Where the gateway's database is, so a test can open a connection of its own later (`freshStore`).
+    let configuration: SeedgateConfiguration
 
     /// The port the gateway listens on.
     var port: Int? { client.port }
+
+    /// A store with connections of its own, opened now: for checks after the database server was
+    /// restarted, when `store`'s pooled connections are the ones the restart cut. Close it when done.
+    func freshStore() async throws -> (store: SQLStore, provider: any DatabaseProvider) {
+        let provider = try await configuration.openDatabase(logger: TestSupport.logger, sqliteReaders: 1)
+        return (SQLStore(provider: provider), provider)
+    }
 
     /// A key with plenty of credits (tests of credits make their own).
     func newKey(_ name: String = "test", credits: Int64 = 100_000_000) async throws -> String {
@@ -182,10 +191,10 @@ func withGateway<R: Sendable>(
     let app = try await buildApplication(config, logger: TestSupport.logger)
     let provider = try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1)
     let store = SQLStore(provider: provider)
-    let directory = config.dataDirectory
+    let directory = config.dataDirectory, configuration = config
     do {
         let result = try await app.test(.live) { client in
-            try await body(Gateway(client: client, store: store, fixtures: fixtures, dataDirectory: directory))
+            try await body(Gateway(client: client, store: store, fixtures: fixtures, dataDirectory: directory, configuration: configuration))
         }
         await provider.close()
         if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
