@@ -403,4 +403,46 @@ struct ConsoleBrowserTests {
         #expect(report["screenshots"].array.count >= 14)
         try? FileManager.default.removeItem(atPath: directory)
     }
+
+    @Test("the H5 page on a phone: a session made in each dialect, opened, refused without consent, sent with a photo from the file input, verified, and each dialect reads the group")
+    func verifyPage() async throws {
+        try await withGateway(configure: { $0.livenessMode = .auto }) { gw in
+            let key = try await gw.newKey()
+            let port = try #require(gw.port)
+            let apimart = try await gw.post("/v1/seedance2/real-avatar", key: key, #"{"callback_url": "https://example.com/cb", "project_name": "default"}"#)
+            let apimartID = try #require(apimart.body["data"]["id"].string, "\(apimart.text)")
+            let apimartToken = try #require(try await gw.get("/v1/tasks/\(apimartID)", key: key).body["data"]["result"]["byted_token"].string)
+            let toapis = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, #"{"locale": "en-US"}"#)
+            let toapisToken = try #require(toapis.body["data"]["byted_token"].string, "\(toapis.text)")
+            let crun = try await gw.post("/api/v1/client/job/visual-validate-session", key: key, header: .xAPIKey, #"{}"#)
+            let crunToken = try Gateway.token(ofLink: try #require(crun.body["data"]["H5Link"].string, "\(crun.text)"))
+            let tokens = [apimartToken, toapisToken, crunToken]
+
+            let photo = "\(try await MediaFixtures.prepare())/good.png"
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("console/verify_journey.py").path
+            let shots = ProcessInfo.processInfo.environment["SEEDGATE_SCREENSHOTS"] ?? "\(gw.dataDirectory)/screenshots"
+            let links = tokens.map { "http://127.0.0.1:\(port)/verify/\($0)" }
+            let run = try await ProcessRunner.run("python3", [script, photo, shots] + links, timeout: .seconds(300))
+            let stdout = String(decoding: run.stdout, as: UTF8.self), stderr = String(decoding: run.stderr, as: UTF8.self)
+            try #require(run.status == 0, "the browser journey failed (\(run.status)):\n\(stdout)\n\(stderr.suffix(4000))")
+            let report = J(value: try JSONSerialization.jsonObject(with: Data(stdout.utf8)))
+            #expect(report["pages"].array.count == 3)
+            for page in report["pages"].array {
+                #expect(page["opened_state"].string == "open" && page["steps"].int == 3, "\(page)")
+                #expect(page["capture"].string == "user", "the photo input asks a phone for its front camera")
+                #expect(page["overflow"].bool == false, "a phone needs no sideways scrolling")
+                #expect(page["sent_without_consent"].bool == false && page["consent_valid"].bool == false, "the form needs consent first")
+                #expect(page["state"].string == "verified", "\(page)")
+            }
+            #expect(report["policy_violations"].array.isEmpty, "\(stdout)")
+
+            // What the browser sent, each dialect reads back: verified, with a real-person group.
+            let byApimart = try await gw.post("/v1/seedance2/real-avatar", key: key, #"{"byted_token": "\#(apimartToken)"}"#)
+            #expect(byApimart.body["data"]["status"].string == "verified" && byApimart.body["data"]["group_type"].string == "LivenessFace", "\(byApimart.text)")
+            let byToapis = try await gw.get("/v1/videos/doubao-seedance-2-0/real-avatar/verify-results?byted_token=\(toapisToken)", key: key)
+            #expect(byToapis.body["data"]["status"].string == "verified" && byToapis.body["data"]["group_id"].string != nil, "\(byToapis.text)")
+            let byCrun = try await gw.get("/api/v1/client/job/visual-validate-result?byted_token=\(crunToken)", key: key, header: .xAPIKey)
+            #expect(byCrun.body["data"]["resultCode"].int == 10000 && byCrun.body["data"]["GroupId"].string != nil, "\(byCrun.text)")
+        }
+    }
 }
