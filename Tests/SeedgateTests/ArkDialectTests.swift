@@ -43,7 +43,7 @@ struct ArkDialectTests {
     @Test("the official Python SDK, unmodified, makes text, first/last-frame and reference video+audio videos on the local engine, lists, deletes and raises its own errors")
     func sdkOnLocalEngine() async throws {
         // The journey runs for a while without a request on the test client's connection.
-        try await withGateway(configure: { $0.renderConcurrency = 2; $0.idleTimeout = .seconds(900) }) { gw in
+        try await withGateway(configure: { $0.renderConcurrency = 2 }) { gw in
             let key = try await gw.newKey()
             let report = try await runArkSDKJourney(gw, key: key, model: "doubao-seedance-2-0-260128")
             // The videos honour every parameter, ffprobe says.
@@ -67,7 +67,7 @@ struct ArkDialectTests {
     @Test("through an Ark channel the same SDK journey runs against the test double, and every Ark parameter reaches it as the client gave it")
     func sdkThroughChannel() async throws {
         let fake = try await FakeArk.start()
-        try await withUpstreamGateway([fake.channel(name: "ark-a")], callbacks: false, configure: { $0.idleTimeout = .seconds(900) }) { gw in
+        try await withUpstreamGateway([fake.channel(name: "ark-a")], callbacks: false) { gw in
             let key = try await gw.newKey()
             _ = try await runArkSDKJourney(gw, key: key, model: "doubao-seedance-2-0-260128")
             let bodies = try fake.accepted.map { try DialectTranslation.object($0) }

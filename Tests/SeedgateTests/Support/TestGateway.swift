@@ -186,6 +186,9 @@ func withGateway<R: Sendable>(
     config.port = 0
     config.dataDirectory = dataDirectory ?? TestSupport.temporaryDirectory()
     config.allowPrivateURLs = allowPrivate
+    // The test's own keep-alive connection may sit idle for long while a test works elsewhere (a browser,
+    // a large upload through another client) on a loaded machine; the probe tests set their own.
+    config.idleTimeout = .seconds(900)
     try await backend.configure(&config)
     configure(&config)
     let app = try await buildApplication(config, logger: TestSupport.logger)
