@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import SeedgateDomain
 import SeedgateSupport
+import NIOCore
 import SQLKit
+import Synchronization
 
 /// Where the store's SQL runs. One SQL implementation of the store sits on top; this protocol only says
 /// how to get a connection and how to run a transaction on one.
@@ -11,9 +13,45 @@ public protocol DatabaseProvider: Sendable {
     func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body` inside one transaction: all of it commits, or none of it does.
     func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// Runs `body`, a single statement that is atomic by itself (an `UPDATE ... RETURNING`, say), as a
+    /// write: on PostgreSQL without BEGIN and COMMIT around it (one round trip instead of three), on
+    /// SQLite through the writer like any transaction.
+    func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// The SQL dialect family, for the few statements that differ.
     var flavor: SQLFlavor { get }
+    /// Statements this provider has sent to its database (transaction control included), for
+    /// `seedgate_store_statements_total`.
+    var statements: StatementCounter { get }
     func close() async
+}
+
+/// A count of statements run, shared by a provider's connections.
+public final class StatementCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    public init() {}
+    public var value: Int { count.load(ordering: .relaxed) }
+    package func add() { count.add(1, ordering: .relaxed) }
+}
+
+/// Counts each statement run through `base`.
+package struct CountedDatabase: SQLDatabase {
+    package let base: any SQLDatabase
+    package let counter: StatementCounter
+    package var logger: Logger { base.logger }
+    package var eventLoop: any EventLoop { base.eventLoop }
+    package var version: (any SQLDatabaseReportedVersion)? { base.version }
+    package var dialect: any SQLDialect { base.dialect }
+    package var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        counter.add()
+        return base.execute(sql: query, onRow)
+    }
+
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        counter.add()
+        try await base.execute(sql: query, onRow)
+    }
 }
 
 public enum SQLFlavor: Sendable { case sqlite, postgres }

@@ -17,6 +17,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     private let pool: EventLoopGroupConnectionPool<PostgresConnectionSource>
     private let logger: Logger
     public var flavor: SQLFlavor { .postgres }
+    public let statements = StatementCounter()
 
     /// `url`: `postgres://user:password@host:5432/database`.
     public init(url: String, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
@@ -34,13 +35,18 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
-        return try await body(connection.sql())
+        return try await body(CountedDatabase(base: connection.sql(), counter: statements))
+    }
+
+    /// A statement on its own commits by itself (autocommit): no BEGIN or COMMIT to wait for.
+    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await read(body)
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
-        let db = connection.sql()
+        let db = CountedDatabase(base: connection.sql(), counter: statements)
         // Transaction control runs in a task of its own, so it runs even when the calling task was
         // cancelled mid-transaction (as a progress reporter is when its render ends); otherwise the
         // ROLLBACK would be skipped and the connection left inside a transaction for good.

@@ -41,6 +41,7 @@ public final class SQLiteProvider: DatabaseProvider {
     private let writeLock = AsyncMutex()
     private let batch = Mutex(Batch())
     public var flavor: SQLFlavor { .sqlite }
+    public let statements = StatementCounter()
 
     /// The writer's open transaction: whether one is open, how many have joined it, and who waits to
     /// hear whether it committed. Changed only by the writer lock's holder.
@@ -56,7 +57,7 @@ public final class SQLiteProvider: DatabaseProvider {
     public static func open(path: String, readers: Int = 8, logger: Logger) async throws -> SQLiteProvider {
         let writer = try SQLiteHandle.open(path: path)
         // WAL first, on the writer, so readers open in WAL mode.
-        let database = SQLiteDirectDatabase(handle: writer, logger: logger)
+        let database = SQLiteDirectDatabase(handle: writer, logger: logger, counter: StatementCounter())
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
             try await database.raw("\(unsafeRaw: pragma)").run()
         }
@@ -81,11 +82,17 @@ public final class SQLiteProvider: DatabaseProvider {
             }
             extra?.close()
         }
-        return try await body(SQLiteDirectDatabase(handle: handle, logger: logger))
+        return try await body(SQLiteDirectDatabase(handle: handle, logger: logger, counter: statements))
+    }
+
+    /// Writes go through the one writer, so a single statement is a transaction like any other (and
+    /// joins the open group commit).
+    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await transaction(body)
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let database = SQLiteDirectDatabase(handle: writer, logger: logger)
+        let database = SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements)
         await writeLock.lock()
         let outcome: Result<R, any Error>
         do {
@@ -184,7 +191,7 @@ public final class SQLiteProvider: DatabaseProvider {
     public func close() async {
         await writeLock.lock()
         if batch.withLock({ $0.open }) {
-            try? await commit(SQLiteDirectDatabase(handle: writer, logger: logger))
+            try? await commit(SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements))
         }
         writer.close()
         writeLock.unlock()
@@ -470,6 +477,7 @@ private struct SQLiteColumnKey: CodingKey {
 package struct SQLiteDirectDatabase: SQLDatabase {
     package let handle: SQLiteHandle
     package let logger: Logger
+    package let counter: StatementCounter
     package var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
     package var version: (any SQLDatabaseReportedVersion)? { nil }
     package var dialect: any SQLDialect { SQLiteDialect() }
@@ -481,6 +489,7 @@ package struct SQLiteDirectDatabase: SQLDatabase {
     package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = serialize(query)
         let encoder = SQLiteDataEncoder()
+        counter.add()
         try await handle.execute(sql, binds: try binds.map { try encoder.encode($0) }, onRow: onRow)
     }
 }

@@ -10,7 +10,7 @@ extension SQLStore {
     /// Marks a claimed task as being submitted to `channel`, before the request goes out. A task found in
     /// this state later (its server died mid-submission) is never submitted again: upstream may have taken it.
     public func beginSubmission(taskID: String, owner: String, channel: String, callbackToken: String) async throws -> Bool {
-        try await provider.transaction { db in
+        try await provider.write { db in
             !(try await db.raw("""
                 UPDATE tasks SET channel = \(bind: channel), upstream_status = 'submitting', callback_token = \(bind: KeySecret.hash(callbackToken))
                 WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner) AND upstream_id IS NULL RETURNING id
@@ -20,7 +20,7 @@ extension SQLStore {
 
     /// Undoes `beginSubmission` after an upstream did not take the task (nothing was accepted).
     public func abandonSubmission(taskID: String, owner: String) async throws {
-        try await provider.transaction { db in
+        try await provider.write { db in
             try await db.raw("""
                 UPDATE tasks SET channel = NULL, upstream_status = NULL, callback_token = NULL
                 WHERE id = \(bind: taskID) AND lease_owner = \(bind: owner) AND upstream_id IS NULL
@@ -33,7 +33,7 @@ extension SQLStore {
     ///
     /// An accepted submission starts `attempts` again from 0: from then on it counts failed result copies.
     public func recordSubmission(taskID: String, owner: String, upstreamID: String, firstPoll: Date, deadline: Date) async throws -> Bool {
-        try await provider.transaction { db in
+        try await provider.write { db in
             !(try await db.raw("""
                 UPDATE tasks SET upstream_id = \(bind: upstreamID), upstream_status = 'queued', next_poll_at = \(bind: Epoch.millis(firstPoll)),
                     deadline_at = \(bind: Epoch.millis(deadline)), polls = 0, lease_owner = NULL, lease_until = NULL,
@@ -47,7 +47,7 @@ extension SQLStore {
     /// Puts a claimed task back for later (no channel could take it now). With `refund`, the claim does
     /// not count as an attempt: the task was only waiting for capacity.
     public func deferTask(taskID: String, owner: String, until: Date, refund: Bool) async throws {
-        try await provider.transaction { db in
+        try await provider.write { db in
             try await db.raw("""
                 UPDATE tasks SET lease_until = \(bind: Epoch.millis(until)), attempts = attempts - \(bind: refund ? 1 : 0)
                 WHERE id = \(bind: taskID) AND status = 'processing' AND lease_owner = \(bind: owner)
@@ -55,36 +55,47 @@ extension SQLStore {
         }
     }
 
-    /// Claims up to `limit` upstream tasks that are due a status check.
-    public func claimDuePolls(owner: String, lease: Duration, limit: Int) async throws -> [VideoTask] {
+    /// Claims up to `limit` upstream tasks that are due a status check by `within` from now, soonest first.
+    public func claimDuePolls(owner: String, lease: Duration, limit: Int, within: Duration) async throws -> [VideoTask] {
         let now = Epoch.millis(clock.now)
         return try await claim(
             "tasks", owner: owner, until: now + lease.milliseconds,
             free: """
-                status = 'processing' AND upstream_id IS NOT NULL AND next_poll_at <= \(bind: now)
+                status = 'processing' AND upstream_id IS NOT NULL AND next_poll_at <= \(bind: now + within.milliseconds)
                 AND (lease_until IS NULL OR lease_until < \(bind: now))
                 """,
             order: "next_poll_at", limit: limit
         ).map(Self.videoTask(from:))
     }
 
-    /// Records a status check of a task that is still running upstream and schedules the next one,
-    /// unless a callback asked for an earlier check meanwhile.
-    public func reschedulePoll(task: VideoTask, owner: String, upstreamStatus: String, progress: Int, next: Date) async throws {
-        let seen = task.upstream?.nextPollAt ?? 0
-        try await provider.transaction { db in
-            try await db.raw("""
-                UPDATE tasks SET upstream_status = \(bind: upstreamStatus), progress = \(bind: max(task.progress, min(99, progress))),
-                    polls = polls + 1, lease_owner = NULL, lease_until = NULL,
-                    next_poll_at = CASE WHEN next_poll_at = \(bind: seen) THEN \(bind: Epoch.millis(next)) ELSE next_poll_at END
-                WHERE id = \(bind: task.id) AND status = 'processing' AND lease_owner = \(bind: owner)
-                """).run()
+    /// Records status checks of tasks still running upstream and schedules the next ones, in one
+    /// statement however many there are (a poll pass over thousands of tasks is not thousands of
+    /// commits); a task a callback asked to check earlier meanwhile keeps that earlier time.
+    public func reschedulePolls(_ checks: [PollCheck], owner: String) async throws {
+        guard !checks.isEmpty else { return }
+        var rows: SQLQueryString = ""
+        for (index, check) in checks.enumerated() {
+            let progress = max(check.task.progress, min(99, check.progress))
+            rows += index == 0 ? "(" : ", ("
+            rows += """
+                \(bind: check.task.id), \(bind: check.upstreamStatus), CAST(\(bind: progress) AS BIGINT),
+                CAST(\(bind: check.task.upstream?.nextPollAt ?? 0) AS BIGINT), CAST(\(bind: Epoch.millis(check.next)) AS BIGINT))
+                """
         }
+        let statement: SQLQueryString = """
+            WITH checked (id, upstream_status, progress, seen, next) AS (VALUES \(rows))
+            UPDATE tasks SET upstream_status = checked.upstream_status, progress = checked.progress,
+                polls = tasks.polls + 1, lease_owner = NULL, lease_until = NULL,
+                next_poll_at = CASE WHEN tasks.next_poll_at = checked.seen THEN checked.next ELSE tasks.next_poll_at END
+            FROM checked
+            WHERE tasks.id = checked.id AND tasks.status = 'processing' AND tasks.lease_owner = \(bind: owner)
+            """
+        try await provider.write { db in try await db.raw(statement).run() }
     }
 
     /// Counts a failed attempt to copy a finished result (the claim is kept); returns the count so far.
     public func countCopyFailure(taskID: String, owner: String) async throws -> Int {
-        try await provider.transaction { db in
+        try await provider.write { db in
             try await db.raw("""
                 UPDATE tasks SET attempts = attempts + 1 WHERE id = \(bind: taskID) AND lease_owner = \(bind: owner) RETURNING attempts
                 """).first()?.decode(column: "attempts", as: Int.self) ?? 0

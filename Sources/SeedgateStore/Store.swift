@@ -39,7 +39,7 @@ public struct SQLStore: GatewayStore {
         statement += " WHERE id IN (SELECT id FROM \(unsafeRaw: table) WHERE " + free
         statement += " ORDER BY \(unsafeRaw: order) LIMIT \(unsafeRaw: String(limit))\(unsafeRaw: skipLocked)) RETURNING *"
         let claim = statement
-        return try await provider.transaction { db in try await db.raw(claim).all() }
+        return try await provider.write { db in try await db.raw(claim).all() }
     }
 
     /// A server-wide setting, made by `make` the first time it is asked for (the first maker wins, so

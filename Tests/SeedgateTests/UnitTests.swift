@@ -305,6 +305,47 @@ extension StoreTests {
     }
 }
 
+extension StoreTests {
+    @Test("poll claims look ahead only when asked; checks are recorded in one statement, keeping a callback's earlier time, and only by their holder", arguments: Backend.all)
+    func gatheredPolls(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
+        let now = store.clock.now
+        var ids: [String] = []
+        for (index, delay) in [-1.0, 2.0, 30.0].enumerated() {
+            let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: Int64(index), hold: 100, idempotency: nil)
+            _ = try #require(try await store.claimVideoTask(owner: "w", lease: .seconds(60)))
+            #expect(try await store.beginSubmission(taskID: task.id, owner: "w", channel: "ark-a", callbackToken: "token-\(index)"))
+            #expect(try await store.recordSubmission(taskID: task.id, owner: "w", upstreamID: "cgt-\(index)",
+                                                     firstPoll: now.addingTimeInterval(delay), deadline: now.addingTimeInterval(600)))
+            ids.append(task.id)
+        }
+        #expect(try await store.claimDuePolls(owner: "p", lease: .seconds(60), limit: 10).map(\.id) == [ids[0]])
+        let swept = try await store.claimDuePolls(owner: "q", lease: .seconds(60), limit: 10, within: .seconds(5))
+        #expect(swept.map(\.id) == [ids[1]], "due within the sweep's window, not the one due in 30 s, nor the one already held")
+
+        // A callback wakes the swept task before its check is recorded: the earlier time stands.
+        #expect(try await store.wakeUpstreamTask(taskID: ids[1], token: "token-1"))
+        let first = try #require(try await store.videoTask(id: ids[0], keyID: key.id))
+        let next = now.addingTimeInterval(40)
+        try await store.reschedulePolls([
+            PollCheck(task: first, upstreamStatus: "running", progress: 40, next: next),
+            PollCheck(task: swept[0], upstreamStatus: "running", progress: 30, next: next),
+        ], owner: "p")
+        // Only `p`'s claim was recorded: `q` still holds the swept task.
+        #expect(try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10).isEmpty)
+        try await store.reschedulePolls([PollCheck(task: swept[0], upstreamStatus: "running", progress: 30, next: next)], owner: "q")
+        let recorded = try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10)
+        #expect(recorded.map(\.id) == [ids[1]], "the woken task is due now; the other waits for its 40 s")
+        #expect(recorded.first?.upstream?.status == "running" && recorded.first?.upstream?.polls == 1 && recorded.first?.progress == 30)
+        let later = try await store.claimDuePolls(owner: "s", lease: .seconds(60), limit: 10, within: .seconds(45))
+        #expect(Set(later.map(\.id)) == [ids[0], ids[2]])
+        #expect(later.first { $0.id == ids[0] }?.upstream?.nextPollAt == Epoch.millis(next))
+        await store.provider.close()
+    }
+}
+
 @Suite("transactions (real SQLite and PostgreSQL)")
 struct TransactionTests {
     @Test("a transaction whose task is cancelled midway rolls back and leaves the connection usable", arguments: Backend.all)

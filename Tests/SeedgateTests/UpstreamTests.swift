@@ -187,6 +187,30 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test("status checks are gathered: each list call carries the tasks due before the next sweep, not the one or two due this instant")
+    func gatheredChecks() async throws {
+        let accounts = [try await FakeArk.start(), try await FakeArk.start(), try await FakeArk.start()]
+        for account in accounts { account.update { $0.runTime = .seconds(3) } }
+        let channels = accounts.enumerated().map { $1.channel(name: "ark-\($0)") }
+        try await withUpstreamGateway(channels, callbacks: false, configure: { $0.upstream.pollInterval = .seconds(3) }) { gw in
+            let key = try await gw.newKey(credits: 1_000_000)
+            // Submitted together; their first checks still fall due over a second or more (more under load).
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<18 {
+                    group.addTask { try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "gathered \#(i)", "duration": 4}"#, key: key) }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            for id in ids {
+                let done = try await gw.finishedVideo(id, key: key, limit: .seconds(90))
+                #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            }
+            let calls = accounts.reduce(0) { $0 + $1.queries }, checked = accounts.reduce(0) { $0 + $1.checked }
+            #expect(checked >= ids.count, "each task was checked upstream")
+            #expect(checked >= 3 * calls, "\(checked) task checks took \(calls) upstream calls")
+        }
+    }
+
     @Test("upstream endings map: expired -> failed/expired, moderation -> failed with upstream's code, deadline -> failed; holds released")
     func endings() async throws {
         let a = try await FakeArk.start()

@@ -38,6 +38,8 @@ package struct MetricsExporter: Sendable {
         } catch {
             text += "# HELP seedgate_store_up Whether the store answered this scrape.\n# TYPE seedgate_store_up gauge\nseedgate_store_up 0\n"
         }
+        text += "# HELP seedgate_store_statements_total Statements this replica has sent to its database.\n# TYPE seedgate_store_statements_total counter\n"
+        text += "seedgate_store_statements_total \(store.provider.statements.value)\n"
         if let router {
             text += "# HELP seedgate_channel_state Each channel's state as this replica sees it (1 for the state it is in).\n# TYPE seedgate_channel_state gauge\n"
             let inFlight = (try? await store.inFlightByChannel()) ?? [:]

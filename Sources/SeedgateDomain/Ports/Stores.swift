@@ -93,8 +93,10 @@ public protocol UpstreamStore: Clocked {
     func abandonSubmission(taskID: String, owner: String) async throws
     func recordSubmission(taskID: String, owner: String, upstreamID: String, firstPoll: Date, deadline: Date) async throws -> Bool
     func deferTask(taskID: String, owner: String, until: Date, refund: Bool) async throws
-    func claimDuePolls(owner: String, lease: Duration, limit: Int) async throws -> [VideoTask]
-    func reschedulePoll(task: VideoTask, owner: String, upstreamStatus: String, progress: Int, next: Date) async throws
+    /// Up to `limit` tasks due a status check by `within` from now, soonest first.
+    func claimDuePolls(owner: String, lease: Duration, limit: Int, within: Duration) async throws -> [VideoTask]
+    /// Records the checks of tasks still running upstream, in one statement.
+    func reschedulePolls(_ checks: [PollCheck], owner: String) async throws
     func countCopyFailure(taskID: String, owner: String) async throws -> Int
     func wakeUpstreamTask(taskID: String, token: String) async throws -> Bool
     func inFlightByChannel() async throws -> [String: Int]
@@ -104,6 +106,16 @@ public protocol UpstreamStore: Clocked {
     func assetBinding(assetID: String, channel: String) async throws -> AssetBinding?
     func saveAssetBinding(_ binding: AssetBinding) async throws
     func activeBindings(assetIDs: [String]) async throws -> [String: [String: String]]
+}
+
+extension UpstreamStore {
+    public func claimDuePolls(owner: String, lease: Duration, limit: Int) async throws -> [VideoTask] {
+        try await claimDuePolls(owner: owner, lease: lease, limit: limit, within: .zero)
+    }
+
+    public func reschedulePoll(task: VideoTask, owner: String, upstreamStatus: String, progress: Int, next: Date) async throws {
+        try await reschedulePolls([PollCheck(task: task, upstreamStatus: upstreamStatus, progress: progress, next: next)], owner: owner)
+    }
 }
 
 /// Real-person verification sessions (kept as tasks of kind `liveness`, so they share the task ids,

@@ -7,13 +7,17 @@ import SeedgateSupport
 
 /// Status checks of tasks running upstream, in batches per channel, and what each status means here.
 extension ArkRelay {
-    /// Checks a batch of claimed tasks on one channel (one list call per 20 tasks) and acts on each.
+    /// Checks a batch of claimed tasks on one channel (one list call per 20 tasks) and acts on each;
+    /// the tasks still running are rescheduled together, one statement per list call.
     public func check(_ tasks: [VideoTask], channel name: String, owner: String) async {
         guard let client = clients[name] else {
             // Perhaps only on this replica, during a change of the channels file: the task is given up
             // only at its deadline, as for a channel that does not answer.
-            for task in tasks { await later(task, owner: owner, unreachable: "its upstream channel '\(name)' is not configured here") }
-            return
+            var checks: [PollCheck] = []
+            for task in tasks {
+                if let check = await later(task, owner: owner, unreachable: "its upstream channel '\(name)' is not configured here") { checks.append(check) }
+            }
+            return await reschedule(checks, owner: owner)
         }
         var start = 0
         while start < tasks.count {
@@ -28,7 +32,11 @@ extension ArkRelay {
                 switch error {
                 case .unavailable(let reason, _, let retryAfter):
                     router.failed(name, retryAfter: retryAfter, reason: "task status list: \(reason)")
-                    for task in batch { await later(task, owner: owner, unreachable: "its upstream channel did not answer") }
+                    var checks: [PollCheck] = []
+                    for task in batch {
+                        if let check = await later(task, owner: owner, unreachable: "its upstream channel did not answer") { checks.append(check) }
+                    }
+                    await reschedule(checks, owner: owner)
                     continue
                 case .rejected(let status, let code, let message):
                     // Each task is then asked for alone, below.
@@ -36,17 +44,29 @@ extension ArkRelay {
                 }
             }
             let listed = found
-            await withTaskGroup(of: Void.self) { group in
+            let checks = await withTaskGroup(of: PollCheck?.self) { group in
                 for task in batch {
                     let item = task.upstream?.id.flatMap { listed[$0] }
                     group.addTask { await self.check(task, client: client, listed: item, owner: owner) }
                 }
+                return await group.reduce(into: [PollCheck]()) { if let check = $1 { $0.append(check) } }
             }
+            await reschedule(checks, owner: owner)
         }
     }
 
-    private func check(_ task: VideoTask, client: ArkClient, listed: ArkTask?, owner: String) async {
-        guard let upstreamID = task.upstream?.id else { return }
+    private func reschedule(_ checks: [PollCheck], owner: String) async {
+        do {
+            try await store.reschedulePolls(checks, owner: owner)
+        } catch {
+            // Their leases run out and the next pass checks them again.
+            logger.error("could not record status checks", metadata: ["tasks": "\(checks.count)", "error": "\(error)"])
+        }
+    }
+
+    /// Acts on one task's status; the check to record when it is still running upstream.
+    private func check(_ task: VideoTask, client: ArkClient, listed: ArkTask?, owner: String) async -> PollCheck? {
+        guard let upstreamID = task.upstream?.id else { return nil }
         var info = listed
         if info == nil {
             // Not in the list answer: ask for it alone.
@@ -59,7 +79,8 @@ extension ArkRelay {
                     router.failed(client.channel.name, retryAfter: retryAfter, reason: "task status: \(reason)")
                     return await later(task, owner: owner, unreachable: "its upstream channel did not answer")
                 case .rejected(404, _, let message):
-                    return await finish(task, owner: owner, .failure(Failure(code: "upstream_task_lost", message: "upstream no longer knows this task: \(message)")))
+                    await finish(task, owner: owner, .failure(Failure(code: "upstream_task_lost", message: "upstream no longer knows this task: \(message)")))
+                    return nil
                 case .rejected(let status, let code, let message):
                     // A refused key or an overdue account says nothing about the task, which may still run
                     // (and bill) upstream: the channel cools down and the task is asked about again.
@@ -69,17 +90,14 @@ extension ArkRelay {
                 }
             }
         }
-        guard let info else { return }
-        do {
-            try await apply(info, to: task, client: client, owner: owner)
-        } catch {
-            logger.error("upstream status check failed", metadata: ["task": "\(task.id)", "error": "\(error)"])
-        }
+        guard let info else { return nil }
+        return await apply(info, to: task, client: client, owner: owner)
     }
 
     /// Acts on an upstream status (upstream.md: queued -> pending, running -> processing, succeeded ->
-    /// completed, failed -> failed, cancelled -> cancelled, expired -> failed with code `expired`).
-    package func apply(_ info: ArkTask, to task: VideoTask, client: ArkClient, owner: String) async throws {
+    /// completed, failed -> failed, cancelled -> cancelled, expired -> failed with code `expired`); the
+    /// check to record when the task is still running.
+    package func apply(_ info: ArkTask, to task: VideoTask, client: ArkClient, owner: String) async -> PollCheck? {
         switch info.status {
         case "succeeded":
             await copyResult(info, of: task, owner: owner)
@@ -92,14 +110,16 @@ extension ArkRelay {
         default:
             if isPastDeadline(task) {
                 if info.status == "queued" { try? await client.cancelTask(id: info.id) }
-                return await finish(task, owner: owner, deadlineExceeded(""))
+                await finish(task, owner: owner, deadlineExceeded(""))
+                return nil
             }
             let polls = (task.upstream?.polls ?? 0) + 1
-            try await store.reschedulePoll(
-                task: task, owner: owner, upstreamStatus: info.status, progress: ArkGeneration.progress(status: info.status, polls: polls),
+            return PollCheck(
+                task: task, upstreamStatus: info.status, progress: ArkGeneration.progress(status: info.status, polls: polls),
                 next: store.clock.now.addingTimeInterval(settings.pollDelay(after: polls).seconds)
             )
         }
+        return nil
     }
 
     private func isPastDeadline(_ task: VideoTask) -> Bool {
@@ -112,11 +132,14 @@ extension ArkRelay {
 
     /// Checks again later without learning anything (`unreachable` says why), or, past the task's
     /// deadline, gives it up: a channel that never answers again does not keep a task (and its hold) forever.
-    private func later(_ task: VideoTask, owner: String, unreachable: String) async {
-        if isPastDeadline(task) { return await finish(task, owner: owner, deadlineExceeded(" (\(unreachable))")) }
+    private func later(_ task: VideoTask, owner: String, unreachable: String) async -> PollCheck? {
+        if isPastDeadline(task) {
+            await finish(task, owner: owner, deadlineExceeded(" (\(unreachable))"))
+            return nil
+        }
         let polls = task.upstream?.polls ?? 0
-        try? await store.reschedulePoll(
-            task: task, owner: owner, upstreamStatus: task.upstream?.status ?? "queued", progress: task.progress,
+        return PollCheck(
+            task: task, upstreamStatus: task.upstream?.status ?? "queued", progress: task.progress,
             next: store.clock.now.addingTimeInterval(settings.pollDelay(after: polls + 1).seconds)
         )
     }

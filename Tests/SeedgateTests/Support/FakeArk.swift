@@ -106,6 +106,8 @@ final class FakeArk: Sendable {
         /// Calls received, answered or not: creates, and status reads (one task or a list).
         var creates = 0
         var queries = 0
+        /// Tasks asked about: one per GET, each id of a list call.
+        var checked = 0
         /// Faults injected at random, by kind.
         var faults: [String: Int] = [:]
     }
@@ -165,6 +167,7 @@ final class FakeArk: Sendable {
         }
     }
     var queries: Int { state.withLock { $0.queries } }
+    var checked: Int { state.withLock { $0.checked } }
 
     func update(_ change: (inout Behaviour) -> Void) { state.withLock { change(&$0.behaviour) } }
 
@@ -395,6 +398,7 @@ final class FakeArk: Sendable {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
         if let failure = try await failure(answer("query", state.withLock { state in
             state.queries += 1
+            state.checked += 1
             return state.behaviour.queries
         })) { return failure }
         guard let task = state.withLock({ $0.tasks[id] }) else { return Self.error(404, "ResourceNotFound", "task \(id) does not exist") }
@@ -403,11 +407,12 @@ final class FakeArk: Sendable {
 
     private func list(_ request: Request) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
+        let ids = request.uri.queryParameters.getAll("filter.task_ids").map { String($0) }
         if let failure = try await failure(answer("query", state.withLock { state in
             state.queries += 1
+            state.checked += ids.count
             return state.behaviour.queries
         })) { return failure }
-        let ids = request.uri.queryParameters.getAll("filter.task_ids").map { String($0) }
         let size = request.uri.queryParameters.get("page_size").flatMap(Int.init) ?? 10
         let tasks = state.withLock { state in
             (ids.isEmpty ? Array(state.tasks.values) : ids.compactMap { state.tasks[$0] }).sorted { $0.id < $1.id }
