@@ -6,7 +6,7 @@ second, then runs. Once GET /_start was called, tasks succeed one after another 
 made, --rate a second, with a real MP4 (--video) served at /results/<id>.mp4; GET /_finish_now?count=N
 finishes the next N at once. With --callbacks, each change of status (running, succeeded) is POSTed to
 the task's callback_url, as Ark does. Counts every call by kind and records, per Seedgate task (named in
-the callback URL Seedgate gives), when upstream finished it: GET /_stats answers them as JSON.
+the callback URL Seedgate gives, or by a `#tag-N` in the prompt), when upstream finished it: GET /_stats answers them as JSON.
 
     python3 bench/fakeark.py --port 18940 --channels 50 --rate 10 --video clip.mp4 --callbacks
 """
@@ -185,8 +185,10 @@ class Handler(BaseHTTPRequestHandler):
         task_id = f"cgt-{time.strftime('%Y%m%d%H%M%S')}-{random.getrandbits(40):010x}"
         callback = body.get("callback_url")
         ours = re.search(r"/upstream/ark/([^/]+)/", callback or "")
+        # Without a callback URL, the client's tag in the prompt (`#tag-N`) names the task instead.
+        tag = re.search(r"#(tag-\d+)", json.dumps(body.get("content", "")))
         task = {"id": task_id, "model": body.get("model", ""), "created": now, "callback": callback,
-                "finished": None, "ours": ours.group(1) if ours else None}
+                "finished": None, "ours": ours.group(1) if ours else (tag.group(1) if tag else None)}
         with lock:
             stats["create"] += 1
             tasks[task_id] = task

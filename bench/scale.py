@@ -8,6 +8,7 @@ a callback_url to a receiver here), and lets upstream finish them at a steady --
 replace the finished ones. Over a --window of seconds in that steady state it measures:
 
   upstream calls (list and get) per second, tasks per call, and calls per pass over every task;
+  database statements per second, per task check and per finished task;
   the gateway's CPU (of one core) and per finished task; its resident memory;
   how long after upstream finished a task its client heard `completed` (the webhook) p50/p99;
   then a burst: --burst tasks finished at once, copied into the blob store: MB per second.
@@ -53,7 +54,7 @@ def get_json(url):
 
 
 work = tempfile.mkdtemp(prefix="seedgate-scale-")
-fake_port, port, hook_port = free_port(), free_port(), free_port()
+fake_port, port, hook_port, metrics_port = free_port(), free_port(), free_port(), free_port()
 processes = []
 
 
@@ -115,7 +116,7 @@ made = subprocess.run([args.bin, "keys", "create", "--data-dir", f"{work}/data",
 key = json.loads(made.stdout)["key"]
 environment = {**os.environ, "SEEDGATE_LOG_LEVEL": "error"}
 server = subprocess.Popen([args.bin, "serve", "--port", str(port), "--data-dir", f"{work}/data", *database, "--channels", f"{work}/channels.json",
-                           "--allow-private-urls", "--public-url", f"http://127.0.0.1:{port}",
+                           "--allow-private-urls", "--public-url", f"http://127.0.0.1:{port}", "--metrics-port", str(metrics_port),
                            "--upstream-callbacks" if args.callbacks else "--no-upstream-callbacks"],
                           env=environment, stdout=open(f"{work}/server.log", "w"), stderr=subprocess.STDOUT)
 processes.append(server)
@@ -134,6 +135,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def statements():
+    """Statements the gateway has sent to its database (seedgate_store_statements_total)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("seedgate_store_statements_total "):
+                return float(line.split()[1])
+    return float("nan")
+
+
 def rss_mib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS"):
@@ -143,8 +153,12 @@ def rss_mib(pid):
 
 submitted = 0
 submit_lock = threading.Lock()
-body = json.dumps({"model": "doubao-seedance-2.0", "prompt": "scale", "duration": 5, "resolution": "720p",
-                   "callback_url": f"http://127.0.0.1:{hook_port}/hook"})
+tags = {}   # Seedgate task id -> the tag its prompt carried upstream (how the fake names it without a callback)
+
+
+def body(tag):
+    return json.dumps({"model": "doubao-seedance-2.0", "prompt": f"scale #{tag}", "duration": 5, "resolution": "720p",
+                       "callback_url": f"http://127.0.0.1:{hook_port}/hook"})
 
 
 def submitter(count):
@@ -152,13 +166,16 @@ def submitter(count):
     global submitted
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for _ in range(count):
-        connection.request("POST", "/v1/videos/generations", body, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        with submit_lock:
+            submitted += 1
+            tag = f"tag-{submitted}"
+        connection.request("POST", "/v1/videos/generations", body(tag), {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
         answer = connection.getresponse()
-        answer.read()
+        text = answer.read()
         if answer.status != 200:
             raise SystemExit(f"submission answered {answer.status}")
         with submit_lock:
-            submitted += 1
+            tags[json.loads(text)["data"][0]["task_id"]] = tag
 
 
 def submit(count, threads=8):
@@ -191,6 +208,7 @@ threading.Thread(target=replenisher, args=(stop,), daemon=True).start()
 time.sleep(min(30, args.window / 2))                 # into the steady state
 
 before = get_json(f"http://127.0.0.1:{fake_port}/_stats")
+statements0 = statements()
 cpu0, t0 = cpu_seconds(server.pid), time.time()
 with heard_lock:
     heard0 = len(heard)
@@ -199,10 +217,14 @@ while time.time() - t0 < args.window:
     time.sleep(1)
     peak = max(peak, rss_mib(server.pid))
 cpu1, t1 = cpu_seconds(server.pid), time.time()
+statements1 = statements()
 after = get_json(f"http://127.0.0.1:{fake_port}/_stats")
 with heard_lock:
     finished = len(heard) - heard0
-    latencies = sorted(heard[t] - after["finished_at"][t] for t in heard if t in after["finished_at"] and t0 <= after["finished_at"][t] < t1 - 5)
+    with submit_lock:
+        upstream_name = {t: t if t in after["finished_at"] else tags.get(t) for t in heard}
+    ended = {t: after["finished_at"][n] for t, n in upstream_name.items() if n in after["finished_at"]}
+    latencies = sorted(heard[t] - ended[t] for t in ended if t0 <= ended[t] < t1 - 5)
 stop.set()
 
 # The burst: --burst tasks finished upstream at once; how fast their results land in the blob store.
@@ -232,13 +254,15 @@ mode = "callbacks" if args.callbacks else "polling"
 print(f"{args.store:<10} {args.tasks} in flight over {args.channels} channels, {mode}: filled in {filled:.0f} s (all accepted upstream at {accepted:.0f} s)")
 print(f"{args.store:<10}   upstream: {calls / seconds:.1f} calls/s for {checks / seconds:.0f} task checks/s: {checks / max(calls, 1):.1f} tasks per call, "
       f"{args.tasks / max(checks / max(calls, 1), 1):.0f} calls per pass over every task (target: a pass at most {args.tasks // 20})")
+sent = statements1 - statements0
+print(f"{args.store:<10}   database: {sent / seconds:.0f} statements/s, {sent / max(checks, 1):.2f} per task check, "
+      f"{sent / max(finished, 1):.1f} per finished task (each metrics scrape adds a few)")
 print(f"{args.store:<10}   gateway CPU: {100 * (cpu1 - cpu0) / seconds:.0f}% of a core, {1000 * (cpu1 - cpu0) / max(finished, 1):.1f} ms per finished task "
       f"({finished / seconds:.1f} finished/s); resident memory {peak:.0f} MiB")
 if latencies:
     print(f"{args.store:<10}   completed heard by the client after upstream finished: p50 {pct(latencies, 0.5):.2f} s, p99 {pct(latencies, 0.99):.2f} s "
           f"({len(latencies)} tasks; includes the copy of a {os.path.getsize(args.video) / 1e6:.1f} MB result and the webhook)")
 else:
-    # Without upstream callbacks Seedgate sends Ark no callback URL, the only place that names its task.
-    print(f"{args.store:<10}   completed heard by the client after upstream finished: not measured in this mode")
+    print(f"{args.store:<10}   completed heard by the client after upstream finished: no task finished in the window was heard")
 print(f"{args.store:<10}   burst: {landed} results finished at once were copied and heard in {burst_seconds:.1f} s: "
       f"{burst_bytes / 1e6 / burst_seconds:.0f} MB/s into the blob store")
