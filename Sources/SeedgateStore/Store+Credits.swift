@@ -35,10 +35,7 @@ extension SQLStore {
         let counted = inFlightLimit == nil ? 0 : 1
         guard amount > 0 || counted > 0 else { return }
         let limit = Int64(clamping: inFlightLimit ?? .max)
-        let updated = try await db.raw("""
-            UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)
-            WHERE id = \(bind: keyID) AND balance - held >= \(bind: amount) AND in_flight + \(bind: counted) <= \(bind: limit) RETURNING id
-            """).all()
+        let updated = try await db.raw(Self.takeHold(keyID: keyID, amount: amount, counted: counted, limit: limit)).all()
         guard !updated.isEmpty else {
             let row = try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
             let balance = try row?.decode(column: "balance", as: Int64.self) ?? 0
@@ -86,10 +83,28 @@ extension SQLStore {
 
     private func insertLedger(_ db: any SQLDatabase, keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?) async throws {
         try await db.raw("""
-            INSERT INTO ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)
-            VALUES (\(bind: "led_" + Identifiers.ulid(clock.now)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held),
-                    \(bind: ref), \(bind: note), \(bind: Epoch.millis(clock.now)))
+            INSERT INTO \(unsafeRaw: Self.ledgerColumns)
+            VALUES (\(Self.ledgerValues(keyID: keyID, kind: kind, balance: balance, held: held, ref: ref, note: note, at: clock.now)))
             """).run()
+    }
+
+    /// The hold rule, as the statement that applies it: the key's available balance covers `amount` and
+    /// `counted` more unfinished tasks stay within `limit`. Returns the key's id when the hold was taken,
+    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission.
+    package static func takeHold(keyID: String, amount: Int64, counted: Int, limit: Int64) -> SQLQueryString {
+        """
+        UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)
+        WHERE id = \(bind: keyID) AND balance - held >= \(bind: amount) AND in_flight + \(bind: counted) <= \(bind: limit) RETURNING id
+        """
+    }
+
+    /// A ledger line: its columns, and its values in that order.
+    package static let ledgerColumns = "ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)"
+
+    package static func ledgerValues(keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?, at: Date) -> SQLQueryString {
+        """
+        \(bind: "led_" + Identifiers.ulid(at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
+        """
     }
 
     public func account(keyID: String, defaults: Limits) async throws -> Account? {

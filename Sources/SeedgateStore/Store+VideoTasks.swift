@@ -97,13 +97,9 @@ extension SQLStore {
                     try await db.raw("DELETE FROM idempotency_keys WHERE key_id = \(bind: keyID) AND idempotency_key = \(bind: idempotency.key)").run()
                 }
             }
-            let id = Identifiers.task(at: now)
-            try await db.raw("""
-                INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url, dialect, request_id)
-                VALUES (\(bind: id), \(bind: keyID), 'video', \(bind: Epoch.millis(now)), 'pending', \(bind: request.model.rawValue),
-                        \(bind: requestJSON), 0, \(bind: seed), \(bind: hold), \(bind: request.callbackURL), \(bind: dialect.rawValue),
-                        \(bind: requestID))
-                """).run()
+            let task = Self.newVideoTask(keyID: keyID, request: request, dialect: dialect, requestID: requestID, seed: seed, hold: hold, at: now)
+            let id = task.id
+            try await db.raw("INSERT INTO \(unsafeRaw: Self.videoTaskColumns) VALUES (\(Self.videoTaskValues(task, requestJSON: requestJSON)))").run()
             try await self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: "this \(request.duration) s \(request.resolution) video",
                                      inFlightLimit: maxInFlight)
             if let idempotency {
@@ -112,11 +108,26 @@ extension SQLStore {
                     VALUES (\(bind: keyID), \(bind: idempotency.key), \(bind: idempotency.bodyHash), \(bind: id), \(bind: Epoch.millis(now)))
                     """).run()
             }
-            let task = VideoTask(id: id, keyID: keyID, request: request, status: .pending, progress: 0, seed: seed,
-                                 result: nil, failure: nil, hold: hold, cost: nil, createdAt: now, startedAt: nil, completedAt: nil,
-                                 dialect: dialect, requestID: requestID)
             return (task, false)
         }
+    }
+
+    /// A task as a submission makes it: pending, nothing rendered yet.
+    private static func newVideoTask(keyID: String, request: GenerationRequest, dialect: Dialect, requestID: String?, seed: Int64, hold: Int64, at now: Date) -> VideoTask {
+        VideoTask(id: Identifiers.task(at: now), keyID: keyID, request: request, status: .pending, progress: 0, seed: seed,
+                  result: nil, failure: nil, hold: hold, cost: nil, createdAt: now, startedAt: nil, completedAt: nil,
+                  dialect: dialect, requestID: requestID)
+    }
+
+    /// A new task's row: its columns, and its values in that order.
+    private static let videoTaskColumns = "tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url, dialect, request_id)"
+
+    private static func videoTaskValues(_ task: VideoTask, requestJSON: String) -> SQLQueryString {
+        """
+        \(bind: task.id), \(bind: task.keyID), 'video', \(bind: Epoch.millis(task.createdAt)), 'pending', \(bind: task.request.model.rawValue),
+        \(bind: requestJSON), 0, \(bind: task.seed), \(bind: task.hold), \(bind: task.request.callbackURL), \(bind: task.dialect.rawValue),
+        \(bind: task.requestID)
+        """
     }
 
     /// On PostgreSQL, the hold, the task and its ledger line in one statement (data-modifying CTEs
@@ -127,31 +138,17 @@ extension SQLStore {
         keyID: String, request: GenerationRequest, requestJSON: String, dialect: Dialect, requestID: String?, seed: Int64, hold: Int64,
         maxInFlight: Int, now: Date
     ) async throws -> VideoTask? {
-        let id = Identifiers.task(at: now)
-        let at = Epoch.millis(now)
-        let limit = Int64(clamping: maxInFlight)
+        let task = Self.newVideoTask(keyID: keyID, request: request, dialect: dialect, requestID: requestID, seed: seed, hold: hold, at: now)
+        let ledger = Self.ledgerValues(keyID: keyID, kind: "hold", balance: 0, held: hold, ref: task.id, note: nil, at: now)
         let inserted = try await provider.write { db in
             try await db.raw("""
-                WITH held AS (
-                    UPDATE api_keys SET held = held + \(bind: hold), in_flight = in_flight + 1
-                    WHERE id = \(bind: keyID) AND balance - held >= \(bind: hold) AND in_flight + 1 <= \(bind: limit) RETURNING id
-                ), task AS (
-                    INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url, dialect, request_id)
-                    SELECT \(bind: id), held.id, 'video', \(bind: at), 'pending', \(bind: request.model.rawValue), \(bind: requestJSON), 0,
-                           \(bind: seed), \(bind: hold), \(bind: request.callbackURL), \(bind: dialect.rawValue), \(bind: requestID)
-                    FROM held RETURNING id
-                ), line AS (
-                    INSERT INTO ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)
-                    SELECT \(bind: "led_" + Identifiers.ulid(now)), held.id, 'hold', 0, \(bind: hold), \(bind: id), NULL, \(bind: at)
-                    FROM held WHERE \(bind: hold) > 0 RETURNING id
-                )
+                WITH held AS (\(Self.takeHold(keyID: keyID, amount: hold, counted: 1, limit: Int64(clamping: maxInFlight)))),
+                task AS (INSERT INTO \(unsafeRaw: Self.videoTaskColumns) SELECT \(Self.videoTaskValues(task, requestJSON: requestJSON)) FROM held RETURNING id),
+                line AS (INSERT INTO \(unsafeRaw: Self.ledgerColumns) SELECT \(ledger) FROM held WHERE \(bind: hold) > 0 RETURNING id)
                 SELECT COUNT(*) AS n FROM task
                 """).first()?.decode(column: "n", as: Int.self) ?? 0
         }
-        guard inserted == 1 else { return nil }
-        return VideoTask(id: id, keyID: keyID, request: request, status: .pending, progress: 0, seed: seed,
-                         result: nil, failure: nil, hold: hold, cost: nil, createdAt: now, startedAt: nil, completedAt: nil,
-                         dialect: dialect, requestID: requestID)
+        return inserted == 1 ? task : nil
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {

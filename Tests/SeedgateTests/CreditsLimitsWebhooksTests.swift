@@ -13,9 +13,11 @@ import Testing
 struct CreditsTests {
     static let text4s = #"{"model": "doubao-seedance-2.0", "prompt": "paid", "duration": 4}"#   // 4 s x 66 = 264 credits
 
-    @Test("short of credit: 402 with the price and the balance, and nothing stored")
-    func insufficient() async throws {
-        try await withGateway { gw in
+    // On PostgreSQL a submission is first tried as one statement; a refused hold there falls back to the
+    // transaction that says why, so both stores are asked.
+    @Test("short of credit: 402 with the price and the balance, and nothing stored", arguments: Backend.all)
+    func insufficient(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
             let (key, secret, _) = try await gw.store.createKey(name: "poor", credits: 100)
             let reply = try await gw.post("/v1/videos/generations", key: secret, #"{"model": "doubao-seedance-2.0", "prompt": "x", "resolution": "720p"}"#)
             #expect(reply.status == 402)
@@ -185,16 +187,19 @@ struct LimitsTests {
         }
     }
 
-    @Test("a key at its limit of tasks in flight gets 429; the limit can be changed")
-    func inFlight() async throws {
+    @Test("a key at its limit of tasks in flight gets 429; the limit can be changed", arguments: Backend.all)
+    func inFlight(_ backend: Backend) async throws {
         // No workers: nothing finishes behind the test's back (a render takes a second or two now), so
         // what is in flight is exactly what the test submitted and did not cancel.
-        try await withGateway(configure: { $0.runWorkers = false }) { gw in
+        try await withGateway(backend: backend, configure: { $0.runWorkers = false }) { gw in
             let (key, secret, _) = try await gw.store.createKey(name: "busy", credits: 100_000, maxInFlight: 1)
             let first = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "a", "duration": 10, "resolution": "720p"}"#, key: secret)
             let second = try await gw.post("/v1/videos/generations", key: secret, #"{"model": "doubao-seedance-2.0", "prompt": "b", "duration": 4}"#)
             #expect(second.status == 429 && second.body["error"]["code"].string == "too_many_tasks_in_flight" && second.headers[.retryAfter] == "5")
             #expect(try await gw.store.setLimits(keyID: key.id, rpm: nil, maxInFlight: 2))
+            // The change is made through another connection, as another replica or the CLI would make it:
+            // the gateway's key cache sees it within `KeyCache.recheck` (on PostgreSQL; SQLite has one process).
+            try await Task.sleep(for: .milliseconds(Int(KeyCache.recheck * 1000) + 250))
             _ = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "b", "duration": 4}"#, key: secret)
             let third = try await gw.post("/v1/videos/generations", key: secret, #"{"model": "doubao-seedance-2.0", "prompt": "c", "duration": 4}"#)
             #expect(third.status == 429)
