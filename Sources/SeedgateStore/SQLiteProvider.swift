@@ -91,8 +91,11 @@ public final class SQLiteProvider: DatabaseProvider {
         try await transaction(body)
     }
 
+    /// The one writer connection, counted.
+    private var writerDatabase: SQLiteDirectDatabase { SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements) }
+
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let database = SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements)
+        let database = writerDatabase
         await writeLock.lock()
         let outcome: Result<R, any Error>
         do {
@@ -191,7 +194,7 @@ public final class SQLiteProvider: DatabaseProvider {
     public func close() async {
         await writeLock.lock()
         if batch.withLock({ $0.open }) {
-            try? await commit(SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements))
+            try? await commit(writerDatabase)
         }
         writer.close()
         writeLock.unlock()

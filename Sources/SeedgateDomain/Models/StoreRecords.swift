@@ -106,3 +106,18 @@ public struct AssetInput: Sendable, Equatable {
         self.name = name
     }
 }
+
+/// A status check of a task still running upstream: what was seen and when to look again.
+public struct PollCheck: Sendable, Equatable {
+    public var task: VideoTask
+    public var upstreamStatus: String
+    public var progress: Int
+    public var next: Date
+
+    package init(task: VideoTask, upstreamStatus: String, progress: Int, next: Date) {
+        self.task = task
+        self.upstreamStatus = upstreamStatus
+        self.progress = progress
+        self.next = next
+    }
+}

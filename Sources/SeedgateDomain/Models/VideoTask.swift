@@ -190,21 +190,6 @@ public struct VideoTask: Sendable, Equatable {
 }
 
 /// A task's place on an upstream channel.
-/// A status check of a task still running upstream: what was seen and when to look again.
-public struct PollCheck: Sendable, Equatable {
-    public var task: VideoTask
-    public var upstreamStatus: String
-    public var progress: Int
-    public var next: Date
-
-    package init(task: VideoTask, upstreamStatus: String, progress: Int, next: Date) {
-        self.task = task
-        self.upstreamStatus = upstreamStatus
-        self.progress = progress
-        self.next = next
-    }
-}
-
 public struct UpstreamRef: Sendable, Equatable {
     public var channel: String
     /// The upstream task id; nil while the submission is in flight.
