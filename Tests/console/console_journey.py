@@ -14,33 +14,20 @@ import re
 import sys
 import time
 
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from browser import check, chromium, policy_violations
 
 BASE, ADMIN, SHOTS = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(SHOTS, exist_ok=True)
 report = {"screenshots": []}
 
 
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
 def browser(width=1366, height=900):
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 f"--window-size={width},{height}", "--lang=en-US", "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
-    driver.set_page_load_timeout(60)
-    return driver
+    return chromium(width, height, flags=("--autoplay-policy=no-user-gesture-required",))
 
 
 def shot(driver, name):
@@ -60,14 +47,6 @@ def sign_in(driver, credential):
     field.clear()
     field.send_keys(credential)
     field.submit()
-
-
-def policy_violations(driver):
-    """Console errors that a Content-Security-Policy refusal would log (inline script or style)."""
-    try:
-        return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
-    except Exception:
-        return []
 
 
 operator = browser()

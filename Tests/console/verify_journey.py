@@ -13,35 +13,16 @@ import json
 import os
 import sys
 
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser import check, chromium, policy_violations
+
 PHOTO, SHOTS, LINKS = sys.argv[1], sys.argv[2], sys.argv[3:]
 os.makedirs(SHOTS, exist_ok=True)
 report = {"pages": [], "screenshots": []}
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-def phone():
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=390,844", "--lang=en-US"):
-        options.add_argument(flag)
-    # A phone's screen and touch, as Chromium's device emulation gives them (a window alone is 500 px at least).
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2, "touch": True}})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
-    driver.set_page_load_timeout(60)
-    return driver
 
 
 def shot(driver, name):
@@ -58,7 +39,7 @@ def state(driver):
         return None
 
 
-driver = phone()
+driver = chromium(390, 844, phone=True)
 try:
     for number, link in enumerate(LINKS, start=1):
         page = {"link": link}
@@ -88,10 +69,7 @@ try:
         shot(driver, f"{page['state']}-{number}")
         report["pages"].append(page)
 
-    try:
-        report["policy_violations"] = [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
-    except Exception:
-        report["policy_violations"] = []
+    report["policy_violations"] = policy_violations(driver)
 finally:
     driver.quit()
 
