@@ -192,7 +192,9 @@ struct UpstreamRelayTests {
         let accounts = [try await FakeArk.start(), try await FakeArk.start(), try await FakeArk.start()]
         for account in accounts { account.update { $0.runTime = .seconds(3) } }
         let channels = accounts.enumerated().map { $1.channel(name: "ark-\($0)") }
-        try await withUpstreamGateway(channels, callbacks: false, configure: { $0.upstream.pollInterval = .seconds(3) }) { gw in
+        // A first check 20 s after submission, and a sweep every 20 s: however the submissions spread on a
+        // loaded machine, their first checks fall due before the second sweep, which takes them all at once.
+        try await withUpstreamGateway(channels, callbacks: false, configure: { $0.upstream.pollInterval = .seconds(20) }) { gw in
             let key = try await gw.newKey(credits: 1_000_000)
             // Submitted together; their first checks still fall due over a second or more (more under load).
             let ids = try await withThrowingTaskGroup(of: String.self) { group in
