@@ -249,6 +249,10 @@ package enum Migrations {
             "CREATE UNIQUE INDEX tasks_by_verify_token ON tasks(verify_token) WHERE verify_token IS NOT NULL",
             "CREATE INDEX tasks_by_kind ON tasks(kind, id)",
         ],
+        // 11: a channel's running upstream tasks by when they are due, to fill a list call with them.
+        [
+            "CREATE INDEX tasks_upstream_by_channel ON tasks(channel, status, next_poll_at) WHERE upstream_id IS NOT NULL",
+        ],
     ]
 
     package static func apply(on provider: any DatabaseProvider) async throws {

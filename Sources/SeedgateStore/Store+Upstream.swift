@@ -68,6 +68,19 @@ extension SQLStore {
         ).map(Self.videoTask(from:))
     }
 
+    public func claimNextPolls(channel: String, owner: String, lease: Duration, limit: Int) async throws -> [VideoTask] {
+        guard limit > 0 else { return [] }
+        let now = Epoch.millis(clock.now)
+        return try await claim(
+            "tasks", owner: owner, until: now + lease.milliseconds,
+            free: """
+                channel = \(bind: channel) AND status = 'processing' AND upstream_id IS NOT NULL
+                AND (lease_until IS NULL OR lease_until < \(bind: now))
+                """,
+            order: "next_poll_at", limit: limit
+        ).map(Self.videoTask(from:))
+    }
+
     /// Records status checks of tasks still running upstream and schedules the next ones, in one
     /// statement however many there are (a poll pass over thousands of tasks is not thousands of
     /// commits); a task a callback asked to check earlier meanwhile keeps that earlier time.

@@ -170,7 +170,7 @@ struct LivenessTests {
         }
     }
 
-    @Test("a refused check ends failed with the operator's reason in every view and on the page; a link nobody opens expires (the callback says so); the page refuses a form without consent or without a photo")
+    @Test("a refused check ends failed with the operator's reason in every view and on the page; a link nobody opens expires (the callback says so); the page refuses a form without consent, without a photo, or not its form")
     func refusedAndExpired() async throws {
         let hook = WebhookReceiver(failures: 0)
         try await hook.start()
@@ -185,6 +185,9 @@ struct LivenessTests {
             #expect(noConsent.status == 400 && noConsent.text.contains("tick the box"), "\(noConsent.text)")
             let notAPhoto = try await gw.sendPhoto(token: token, file: "audio.wav")
             #expect(notAPhoto.status == 400 && notAPhoto.text.contains("not a photo"), "\(notAPhoto.text)")
+            // Not the page's form at all: the page says so, with a 400 (it was a bare 500).
+            let notAForm = try await gw.post("/verify/\(token)", key: nil, #"{"photo": "x"}"#)
+            #expect(notAForm.status == 400 && notAForm.text.contains("not a photo"), "\(notAForm.text)")
             #expect(try await gw.sendPhoto(token: token).status == 303)
             _ = try await LivenessService(store: gw.store, urlGuard: URLGuard(allowPrivate: false))
                 .decide(id: id, approve: false, reason: "the photo shows a screen, not a person")
@@ -210,7 +213,7 @@ struct LivenessTests {
         }
     }
 
-    @Test("one key never reads another's session, trades its token, or fills its group; a plain group is not a real-person group; bad input names the field")
+    @Test("one key never reads another's session, trades its token, or fills its group; a plain group is not a real-person group; bad input names the field, in the dialect's envelope")
     func isolationAndValidation() async throws {
         try await withGateway(configure: { $0.livenessMode = .auto }) { gw in
             let alice = try await gw.newKey("alice"), bob = try await gw.newKey("bob")
@@ -246,13 +249,15 @@ struct LivenessTests {
             let noToken = try await gw.get("/api/v1/client/job/visual-validate-result", key: alice)
             #expect(noToken.status == 422 && noToken.text.contains("byted_token"), "crun answers a missing field with its 422")
             #expect(noToken.text.contains("byted_token"), "\(noToken.status) \(noToken.text)")
+            let nowhere = try await gw.get("/v1/videos/doubao-seedance-2-0/real-avatar/nowhere", key: alice)
+            #expect(nowhere.status == 404 && nowhere.body["success"].bool == false, "toapis's paths answer in toapis's envelope: \(nowhere.text)")
         }
     }
 }
 
 @Suite("Real-person verification on an Ark channel (the Ark test double)")
 struct UpstreamLivenessTests {
-    @Test("the session is made upstream (signed CreateVisualValidateSession), the person finishes upstream's page, GetVisualValidateResult's group is pinned to the channel and its assets are created in it; a failed check ends with upstream's reason; one nobody finishes expires")
+    @Test("the session is made upstream (signed CreateVisualValidateSession), the person finishes upstream's page, GetVisualValidateResult's group is pinned to the channel and its assets are created in it; a refused account does not fail the person's check; a failed check ends with upstream's reason; one nobody finishes expires")
     func arkLiveness() async throws {
         let fake = try await FakeArk.start()
         try await withUpstreamGateway([fake.channel(name: "ark-a")], callbacks: false) { gw in
@@ -263,6 +268,12 @@ struct UpstreamLivenessTests {
             let link = try #require(created.body["data"]["H5Link"].string)
             #expect(link.hasPrefix(fake.openapiURL + "/h5/"), "the person completes upstream's page: \(link)")
             #expect(fake.actions.contains("CreateVisualValidateSession") && fake.signatureFailures == 0)
+            // The account is refused for a while (overdue): that says nothing of the person, whose check goes on.
+            fake.update { $0.assetCalls = .accountOverdue }
+            try await TestSupport.waitUntil("a result check was refused") { fake.refusedAssetCalls > 0 }
+            let meanwhile = try await gw.get("/api/v1/client/job/visual-validate-result?byted_token=\(token)", key: key, header: .xAPIKey)
+            #expect(meanwhile.body["data"]["Status"].string != "failed", "\(meanwhile.text)")
+            fake.update { $0.assetCalls = .normal }
             // The person passes upstream's check.
             let finished = try await HTTPClientSupport.get(link + "?outcome=pass")
             #expect(finished == 200)

@@ -344,6 +344,35 @@ extension StoreTests {
         #expect(later.first { $0.id == ids[0] }?.upstream?.nextPollAt == Epoch.millis(next))
         await store.provider.close()
     }
+
+    @Test("a part-empty list call is filled with the channel's running tasks due soonest, however far off; never another channel's, a held one or a finished one", arguments: Backend.all)
+    func filledPolls(_ backend: Backend) async throws {
+        let store = try await backend.openStore()
+        let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
+        let now = store.clock.now
+        var ids: [String] = []
+        for (index, (channel, delay)) in [("ark-a", 300.0), ("ark-a", 100.0), ("ark-b", 1.0), ("ark-a", 200.0), ("ark-a", 400.0)].enumerated() {
+            let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: Int64(index), hold: 100, idempotency: nil)
+            _ = try #require(try await store.claimVideoTask(owner: "w", lease: .seconds(60)))
+            #expect(try await store.beginSubmission(taskID: task.id, owner: "w", channel: channel, callbackToken: "t\(index)"))
+            #expect(try await store.recordSubmission(taskID: task.id, owner: "w", upstreamID: "cgt-\(index)",
+                                                     firstPoll: now.addingTimeInterval(delay), deadline: now.addingTimeInterval(3600)))
+            ids.append(task.id)
+        }
+        #expect(try await store.claimNextPolls(channel: "ark-a", owner: "x", lease: .seconds(60), limit: 1).map(\.id) == [ids[1]])
+        // The one due at 400 s then finishes (its claim ends with it): it is not checked again.
+        let held = try #require(try await store.claimNextPolls(channel: "ark-a", owner: "y", lease: .seconds(60), limit: 10).last)
+        #expect(held.id == ids[4])
+        #expect(try await store.finishVideoTask(taskID: ids[4], owner: "y", outcome: .failure(Failure(code: "expired", message: "x")),
+                                                cost: 0, usageTokens: nil, cancelled: false))
+        #expect(try await store.claimNextPolls(channel: "ark-a", owner: "z", lease: .seconds(60), limit: 10).isEmpty, "all held or finished")
+        let filled = try await store.claimNextPolls(channel: "ark-b", owner: "z", lease: .seconds(60), limit: 10)
+        #expect(filled.map(\.id) == [ids[2]] && filled.first?.upstream?.channel == "ark-b")
+        #expect(try await store.claimNextPolls(channel: "ark-c", owner: "z", lease: .seconds(60), limit: 10).isEmpty)
+        #expect(try await store.claimNextPolls(channel: "ark-b", owner: "z", lease: .seconds(60), limit: 0).isEmpty)
+        await store.provider.close()
+    }
 }
 
 @Suite("transactions (real SQLite and PostgreSQL)")

@@ -213,6 +213,34 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test("a callback's check fills its list call with the channel's other running tasks, due or not; they stay as they were upstream")
+    func filledCalls() async throws {
+        let a = try await FakeArk.start()
+        // Sweeps a minute apart: every check here comes from a callback.
+        try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: true, configure: { $0.upstream.pollInterval = .seconds(60) }) { gw in
+            let key = try await gw.newKey(credits: 1_000_000)
+            // Five tasks that stay queued upstream for an hour, so they never call back.
+            a.update { $0.queueTime = .seconds(3600) }
+            var waiting: [String] = []
+            for i in 0..<5 {
+                waiting.append(try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "waits \#(i)", "duration": 4}"#, key: key))
+            }
+            try await TestSupport.waitUntil("the five were accepted upstream") { a.accepted.count == 5 }
+            // One that runs and finishes, calling back as it starts and as it ends.
+            a.update { $0.queueTime = .milliseconds(300); $0.runTime = .milliseconds(700) }
+            let quick = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "quick", "duration": 4}"#, key: key)
+            let done = try await gw.finishedVideo(quick, key: key, limit: .seconds(60))
+            #expect(done.body["data"]["status"].string == "completed", "\(done.text)")
+            let calls = a.queries, checked = a.checked
+            #expect(calls >= 1)
+            #expect(checked >= 5 * calls, "\(checked) task checks in \(calls) calls: each call carried the five waiting tasks too")
+            for id in waiting {
+                let task = try await gw.get("/v1/tasks/\(id)", key: key)
+                #expect(task.body["data"]["status"].string == "pending", "\(task.text)")
+            }
+        }
+    }
+
     @Test("upstream endings map: expired -> failed/expired, moderation -> failed with upstream's code, deadline -> failed; holds released")
     func endings() async throws {
         let a = try await FakeArk.start()

@@ -18,6 +18,11 @@ import Synchronization
 /// following each other while the claims come back full), so a task is checked at most one interval
 /// early and never later than its time. Between sweeps a round takes only the tasks due now: those a
 /// callback woke, or retried after an unanswered check.
+///
+/// A list call costs upstream the same for one task as for twenty, so a channel's last call of a round is
+/// filled up with its tasks due soonest after those (checked early rather than in a call of their own):
+/// a pass over every task in flight takes one call per 20 tasks. Results found finished are copied apart
+/// (`ResultCopies`), so the next call does not wait for the files of this one.
 public struct UpstreamPoller: Service {
     package let relay: ArkRelay
     package let store: any UpstreamStore
@@ -27,6 +32,8 @@ public struct UpstreamPoller: Service {
     /// How many due tasks one round claims: a full list call for each channel.
     package let batch: Int
     private let sweeps = SweepClock()
+    /// Tasks one upstream list call carries (upstream.md: the list filter takes up to 20 ids).
+    package static let perCall = ArkRelay.tasksPerListCall
 
     public init(relay: ArkRelay, store: any UpstreamStore, signal: WorkSignal, logger: Logger) {
         self.relay = relay
@@ -38,8 +45,16 @@ public struct UpstreamPoller: Service {
 
     public func run() async throws {
         let idle = min(relay.settings.pollInterval, .seconds(1))
-        await WorkLoop(signal: signal, concurrency: 1, logger: logger, name: "upstream poller", idleWait: idle).run {
-            try await round()
+        let relay = relay
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await relay.copies.run { job in await relay.copyResult(job.info, of: job.task, owner: job.owner) }
+            }
+            await WorkLoop(signal: signal, concurrency: 1, logger: logger, name: "upstream poller", idleWait: idle).run {
+                try await round()
+            }
+            // Shutting down: the copies begun are finished, those still queued are left to their claims' end.
+            relay.copies.finish()
         }
     }
 
@@ -58,7 +73,16 @@ public struct UpstreamPoller: Service {
         let full = due.count == batch
         if sweeping && !full { sweeps.state.withLock { $0.draining = false } }
         guard !due.isEmpty else { return false }
-        let byChannel = Dictionary(grouping: due) { $0.upstream?.channel ?? "" }
+        var byChannel = Dictionary(grouping: due) { $0.upstream?.channel ?? "" }
+        for (channel, tasks) in byChannel where relay.clients[channel] != nil && tasks.count % Self.perCall != 0 {
+            do {
+                byChannel[channel, default: []] += try await store.claimNextPolls(
+                    channel: channel, owner: owner, lease: .seconds(120), limit: Self.perCall - tasks.count % Self.perCall
+                )
+            } catch {
+                logger.warning("could not fill a status list call", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            }
+        }
         await withTaskGroup(of: Void.self) { group in
             for (channel, tasks) in byChannel {
                 group.addTask { await relay.check(tasks, channel: channel, owner: owner) }

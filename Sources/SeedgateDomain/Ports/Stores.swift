@@ -95,6 +95,9 @@ public protocol UpstreamStore: Clocked {
     func deferTask(taskID: String, owner: String, until: Date, refund: Bool) async throws
     /// Up to `limit` tasks due a status check by `within` from now, soonest first.
     func claimDuePolls(owner: String, lease: Duration, limit: Int, within: Duration) async throws -> [VideoTask]
+    /// Up to `limit` more tasks running on `channel`, those due soonest however far off, to fill a list
+    /// call that the due ones leave part empty (a call costs upstream the same for 1 task or 20).
+    func claimNextPolls(channel: String, owner: String, lease: Duration, limit: Int) async throws -> [VideoTask]
     /// Records the checks of tasks still running upstream, in one statement.
     func reschedulePolls(_ checks: [PollCheck], owner: String) async throws
     func countCopyFailure(taskID: String, owner: String) async throws -> Int

@@ -13,6 +13,7 @@ extension ArkRelay: LivenessUpstream {
         let channels = router.assetChannels
         let open = channels.filter { !router.isCooling($0.name) }
         var lastError = "no asset-library channel is configured"
+        var refusal: String?
         for channel in router.ordered(open.isEmpty ? channels : open) {
             guard let client = clients[channel.name], let credentials = channel.assets else { continue }
             await router.pace(channel.name)
@@ -31,13 +32,22 @@ extension ArkRelay: LivenessUpstream {
             case .failure(.unavailable(let reason, _, let retryAfter)):
                 router.failed(channel.name, retryAfter: retryAfter, reason: "liveness: \(reason)")
                 lastError = reason
-            case .failure(.rejected(_, let code, let message)):
-                // The account refused (overdue, not enabled for liveness): the next account may not.
-                router.failed(channel.name, retryAfter: nil, reason: "liveness refused: \(code) \(message)")
+            case .failure(.rejected(let status, let code, let message)):
+                // The account refused: the next account may not. Only a refused key or an overdue account
+                // cools the channel (its video work would be refused too); a refusal of this action alone
+                // (an account not enabled for liveness, say) leaves the channel's other work alone.
+                if status == 401 || status == 403 {
+                    router.failed(channel.name, retryAfter: 60, reason: "liveness refused: HTTP \(status) \(code)")
+                }
+                refusal = "\(code): \(message)"
                 lastError = "\(channel.name) refused: \(code): \(message)"
             }
         }
         logger.warning("no channel could start a real-person verification", metadata: ["error": "\(lastError)"])
+        if let refusal {
+            throw SeedgateError(.serviceUnavailable, code: "upstream_refused",
+                                message: "no upstream account would start a real-person verification (upstream said \(refusal))", retryAfter: 60)
+        }
         throw SeedgateError(.serviceUnavailable, code: "upstream_unavailable",
                             message: "no upstream account could start a real-person verification now; try again shortly", retryAfter: 10)
     }
@@ -67,8 +77,13 @@ extension ArkRelay: LivenessUpstream {
         case .failure(.unavailable(let reason, _, let retryAfter)):
             router.failed(name, retryAfter: retryAfter, reason: "liveness result: \(reason)")
             return .unavailable(reason)
-        case .failure(.rejected(_, let code, let message)):
+        case .failure(.rejected(let status, let code, let message)):
             let lower = code.lowercased()
+            // A refused key or an overdue account says nothing of the person: asked again later.
+            if status == 401 || status == 403 || lower.contains("accountoverdue") {
+                router.failed(name, retryAfter: nil, reason: "liveness result refused: HTTP \(status) \(code)")
+                return .unavailable("upstream refused the account: \(code): \(message)")
+            }
             if lower.contains("expired") { return .expired("upstream: \(message)") }
             if ["notfinish", "processing", "pending", "inprogress"].contains(where: lower.contains) { return .pending }
             return .failed(Failure(code: code, message: "the liveness check did not pass: \(message)"))

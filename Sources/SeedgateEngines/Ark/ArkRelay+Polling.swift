@@ -7,6 +7,9 @@ import SeedgateSupport
 
 /// Status checks of tasks running upstream, in batches per channel, and what each status means here.
 extension ArkRelay {
+    /// Task ids one list call carries (upstream.md: `filter.task_ids`, up to 20).
+    package static let tasksPerListCall = 20
+
     /// Checks a batch of claimed tasks on one channel (one list call per 20 tasks) and acts on each;
     /// the tasks still running are rescheduled together, one statement per list call.
     public func check(_ tasks: [VideoTask], channel name: String, owner: String) async {
@@ -21,8 +24,8 @@ extension ArkRelay {
         }
         var start = 0
         while start < tasks.count {
-            let batch = Array(tasks[start..<min(tasks.count, start + 20)])
-            start += 20
+            let batch = Array(tasks[start..<min(tasks.count, start + Self.tasksPerListCall)])
+            start += Self.tasksPerListCall
             await router.pace(name)
             var found: [String: ArkTask] = [:]
             do throws(ArkError) {
@@ -100,7 +103,8 @@ extension ArkRelay {
     package func apply(_ info: ArkTask, to task: VideoTask, client: ArkClient, owner: String) async -> PollCheck? {
         switch info.status {
         case "succeeded":
-            await copyResult(info, of: task, owner: owner)
+            // Copied apart from this check; a task whose copy is already under way is left to it.
+            _ = copies.enqueue(info, of: task, owner: owner)
         case "failed":
             await finish(task, owner: owner, .failure(Failure(code: info.errorCode ?? "upstream_failed", message: info.errorMessage ?? "the upstream task failed")))
         case "cancelled":

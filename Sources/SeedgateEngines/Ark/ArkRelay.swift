@@ -21,6 +21,8 @@ public struct UpstreamSettings: Sendable {
     public var assetReviewLimit: Duration = .seconds(600)
     /// Time limit of each upstream HTTP call.
     public var requestTimeout: Duration = .seconds(30)
+    /// Finished results copied into the blob store at once.
+    public var copyConcurrency = 16
 
     public init() {}
 
@@ -51,6 +53,8 @@ public struct ArkRelay: Sendable {
     package let settings: UpstreamSettings
     package let callbackBase: CallbackBase
     package let logger: Logger
+    /// Copies of finished results, made apart from the checks that found them (the upstream poller runs them).
+    package let copies: ResultCopies
     /// How many times a task may be tried on channels that all fail before it is failed.
     package static let maxSubmitAttempts = 6
 
@@ -72,6 +76,7 @@ public struct ArkRelay: Sendable {
         self.settings = settings
         self.callbackBase = callbackBase
         self.logger = logger
+        self.copies = ResultCopies(concurrency: settings.copyConcurrency)
     }
 
     // MARK: - Recording an end

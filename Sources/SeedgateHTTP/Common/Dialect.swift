@@ -120,7 +120,8 @@ package struct UnknownRouteMiddleware<Context: RequestContext>: RouterMiddleware
     package static func dialect(of path: String) -> Dialect {
         if path.hasPrefix("/api/v1/client/job") { return .crun }
         if path.hasPrefix("/api/v3/") { return .ark }
-        if path.hasPrefix("/v1/videos/doubao-seedance-2-0/private-avatar") || path.hasPrefix("/v1/videos/generations/") { return .toapis }
+        if path.hasPrefix("/v1/videos/doubao-seedance-2-0/private-avatar") || path.hasPrefix("/v1/videos/doubao-seedance-2-0/real-avatar")
+            || path.hasPrefix("/v1/videos/generations/") { return .toapis }
         return .apimart
     }
 }

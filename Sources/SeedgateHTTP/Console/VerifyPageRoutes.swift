@@ -53,16 +53,21 @@ package struct VerifyPageRoutes: Sendable {
                 return Response(status: .seeOther, headers: [.location: "/verify/\(token)"])
             } catch let problem as PhotoProblem {
                 return page(request, token: token, session: session, problem: problem)
+            } catch let error as SeedgateError {
+                // Too large, empty, or not the page's form: the person is told on the page, not with a bare status.
+                return page(request, token: token, session: session, problem: error.kind == .payloadTooLarge ? .tooLarge : .notAnImage)
             }
         }
     }
 
-    enum PhotoProblem: Error { case noConsent, notAnImage }
+    enum PhotoProblem: Error { case noConsent, notAnImage, tooLarge }
 
     /// Writes the form's photo to the blob store (after checking consent and that it is an image).
     private func receivePhoto(_ request: Request, session: LivenessSession) async throws -> String {
         try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
-        let raw = "\(scratchDirectory)/verify-\(session.id).part", file = "\(scratchDirectory)/verify-\(session.id).file"
+        // A name of its own per request: a second tap on Send must not overwrite or delete this one's file.
+        let scratch = "\(scratchDirectory)/verify-\(session.id)-\(Identifiers.random(8))"
+        let raw = "\(scratch).part", file = "\(scratch).file"
         defer {
             try? FileManager.default.removeItem(atPath: raw)
             try? FileManager.default.removeItem(atPath: file)
@@ -80,7 +85,7 @@ package struct VerifyPageRoutes: Sendable {
         let facts: MediaFacts
         do throws(Failure) { facts = try await probe(file) } catch { throw PhotoProblem.notAnImage }
         guard facts.kind == .image else { throw PhotoProblem.notAnImage }
-        let key = "liveness/\(session.id).\(UploadRoutes.fileExtension(facts.format))"
+        let key = "liveness/\(session.id)-\(Identifiers.random(8)).\(UploadRoutes.fileExtension(facts.format))"
         try await blobs.put(file: file, key: key)
         return key
     }
@@ -102,9 +107,15 @@ package struct VerifyPageRoutes: Sendable {
             show("unknown", t["verify_unknown_title"], t["verify_unknown_body"], tone: "bad")
             status = .notFound
         case .pending?:
-            show("open", t["verify_title"], problem.map { $0 == .noConsent ? t["verify_no_consent"] : t["verify_bad_photo"] } ?? nil, tone: "bad")
+            let message: String? = switch problem {
+            case .noConsent?: t["verify_no_consent"]
+            case .notAnImage?: t["verify_bad_photo"]
+            case .tooLarge?: t["verify_too_large"]
+            case nil: nil
+            }
+            show("open", t["verify_title"], message, tone: "bad")
             data["open"] = true
-            if problem != nil { status = .badRequest }
+            if let problem { status = problem == .tooLarge ? .contentTooLarge : .badRequest }
             if let expires = session?.expiresAt {
                 data["expires_iso"] = expires.formatted(.iso8601)
                 data["expires_text"] = expires.formatted(Date.ISO8601FormatStyle(timeSeparator: .colon).year().month().day().time(includingFractionalSeconds: false)) + " UTC"

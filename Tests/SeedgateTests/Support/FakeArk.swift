@@ -110,6 +110,8 @@ final class FakeArk: Sendable {
         var checked = 0
         /// Faults injected at random, by kind.
         var faults: [String: Int] = [:]
+        /// Asset-library calls refused as from an overdue account.
+        var refusedAssetCalls = 0
     }
 
     let apiKey = "ark-" + Identifiers.random(24)
@@ -152,6 +154,7 @@ final class FakeArk: Sendable {
     var callbacks: [(task: String, status: String, answered: Int)] { state.withLock { $0.callbacks } }
     var creates: Int { state.withLock { $0.creates } }
     var faultsInjected: [String: Int] { state.withLock { $0.faults } }
+    var refusedAssetCalls: Int { state.withLock { $0.refusedAssetCalls } }
     var actions: [String] { state.withLock { $0.actions } }
     /// The `LivenessFace` groups made by passed checks.
     var livenessGroups: [String] { state.withLock { $0.liveness.values.compactMap(\.group) } }
@@ -473,7 +476,9 @@ final class FakeArk: Sendable {
         case .serverError: return Self.openAPI(action, status: 500, error: ("InternalError", "the service encountered an unexpected error"))
         case .rateLimited: return Self.openAPI(action, status: 429, error: ("RateLimitExceeded", "too many requests"))
         case .hang: try await Task.sleep(for: .seconds(60))
-        case .accountOverdue: return Self.openAPI(action, status: 403, error: ("AccountOverdueError", "the account has an overdue balance"))
+        case .accountOverdue:
+            state.withLock { $0.refusedAssetCalls += 1 }
+            return Self.openAPI(action, status: 403, error: ("AccountOverdueError", "the account has an overdue balance"))
         case .reset, .slow: if let failure = try await failure(state.withLock { $0.behaviour.assetCalls }) { return failure }
         }
         guard case .object(let body)? = try? JSONValue.parse(data) else {
