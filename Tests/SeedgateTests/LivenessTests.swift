@@ -107,7 +107,7 @@ struct LivenessTests {
         }
     }
 
-    @Test("toapis, operator mode: the photo waits for the operator, who approves it (as `seedgate liveness approve` does); verify-results gives the group; toapis's upload fills it")
+    @Test("toapis, operator mode: the photo waits for the operator, who approves it (as `seedgate liveness approve` does); verify-results gives the group; toapis's upload fills it; a toapis generation uses it")
     func toapisOperator() async throws {
         try await withGateway { gw in
             let key = try await gw.newKey()
@@ -139,12 +139,19 @@ struct LivenessTests {
             let upload = try await gw.post("/v1/videos/doubao-seedance-2-0/private-avatar/assets", key: key,
                                            #"{"group_id": "\#(group)", "asset_type": "image", "source_url": "\#(gw.url("good.png"))"}"#)
             #expect(upload.status == 200, "\(upload.text)")
-            let asset = try await gw.reviewedAsset(try #require(upload.body["data"]["asset_id"].string), key: key)
+            let assetID = try #require(upload.body["data"]["asset_id"].string)
+            let asset = try await gw.reviewedAsset(assetID, key: key)
             #expect(asset.body["data"]["status"].string == "active" && asset.body["data"]["group_id"].string == group, "\(asset.text)")
+
+            // A generation in toapis's own body that uses the real person.
+            let request = try DialectTranslation.object(#"{"model": "doubao-seedance-2.0", "prompt": "The presenter waves", "image_urls": ["asset://\#(assetID)"], "duration": 4, "resolution": "480p"}"#)
+            let task = try await gw.generateToapis(try DialectTranslation.toapis(request), key: key)
+            let video = try await gw.poll("/v1/videos/generations/\(task)", key: key, limit: .seconds(180)) { ["completed", "failed"].contains($0["status"].string ?? "") }
+            #expect(video.body["status"].string == "completed", "\(video.text)")
         }
     }
 
-    @Test("crun: visual-validate-session, the result's resultCode (10000 once verified), asset-upload with group_id")
+    @Test("crun: visual-validate-session, the result's resultCode (10000 once verified), asset-upload with group_id, a CreateTask that uses it")
     func crunJourney() async throws {
         try await withGateway(configure: { $0.livenessMode = .auto }) { gw in
             let key = try await gw.newKey()
@@ -167,6 +174,14 @@ struct LivenessTests {
                 $0["data"]["Status"].string != "Processing"
             }
             #expect(info.body["data"]["Status"].string == "Active" && info.body["data"]["GroupId"].string == group, "\(info.text)")
+
+            // A generation in crun's own body that uses the real person.
+            let request = try DialectTranslation.object(#"{"model": "doubao-seedance-2.0", "prompt": "The presenter waves", "image_urls": ["asset://\#(assetID)"], "duration": 4, "resolution": "480p"}"#)
+            let task = try await gw.generateCrun(try DialectTranslation.crun(request), key: key)
+            let video = try await gw.poll("/api/v1/client/job/TaskInfo?task_id=\(task)", key: key, header: .xAPIKey, limit: .seconds(180)) {
+                ["success", "failed"].contains($0["data"]["status"].string ?? "")
+            }
+            #expect(video.body["data"]["status"].string == "success", "\(video.text)")
         }
     }
 

@@ -7,6 +7,7 @@ import SeedgateEngines
 import SeedgateHTTP
 import SeedgateStore
 import SeedgateSupport
+import Synchronization
 import Testing
 
 /// Writes a channels file for these fake accounts and returns its path.
@@ -92,6 +93,27 @@ struct UpstreamUnitTests {
         let none = router.candidates(for: .standard, inFlight: ["heavy": 2, "light": 2])
         #expect(none.ready.isEmpty && none.busy)
         #expect(router.candidates(for: .fast).ready.isEmpty && !router.candidates(for: .fast).busy)
+    }
+
+    @Test("channel load: counted in the store at most once per window, this replica's submissions added meanwhile")
+    func channelLoad() async throws {
+        let reads = Mutex(0)
+        let stored = ["ark-a": 5]
+        func read() -> [String: Int] {
+            reads.withLock { $0 += 1 }
+            return stored
+        }
+        let cached = ChannelLoad(freshFor: .seconds(3600))
+        #expect(try await cached.counts { read() } == ["ark-a": 5])
+        cached.add("ark-a")
+        cached.add("ark-b")
+        #expect(try await cached.counts { read() } == ["ark-a": 6, "ark-b": 1], "read once; its own two submissions added")
+        #expect(reads.withLock { $0 } == 1)
+        let always = ChannelLoad(freshFor: .zero)
+        _ = try await always.counts { read() }
+        always.add("ark-a")
+        #expect(try await always.counts { read() } == ["ark-a": 5], "past the window the store's count stands")
+        #expect(reads.withLock { $0 } == 3)
     }
 }
 

@@ -62,6 +62,11 @@ extension ArkRelay {
             groupID = upstreamGroup
         } else {
             let group = try await store.group(id: asset.groupID, keyID: asset.keyID)
+            // A real-person group exists upstream only as the one a liveness check made; it is never made
+            // here as a plain group (one verified locally, before this channel existed, has none upstream).
+            if group?.groupType == GroupType.livenessFace {
+                return .failure(Failure(code: "group_not_upstream", message: "this real-person group was verified by Seedgate, not by the upstream account '\(channel.name)'; verify the person again on that account to use its assets there"))
+            }
             await router.pace(channel.name)
             let result = try await client.assetAction("CreateAssetGroup", .obj([
                 "Name": .string(String((group?.name ?? asset.groupID).prefix(64))),

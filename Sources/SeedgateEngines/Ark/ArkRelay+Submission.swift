@@ -31,7 +31,7 @@ extension ArkRelay {
         let assetIDs = task.request.assetIDs
         let bindings = try await store.activeBindings(assetIDs: assetIDs)
         let eligible = { (channel: Channel) in channel.kind == .local || assetIDs.allSatisfy { bindings[$0]?[channel.name] != nil } }
-        let candidates = router.candidates(for: task.request.model, inFlight: try await store.inFlightByChannel(), eligible: eligible)
+        let candidates = router.candidates(for: task.request.model, inFlight: try await load.counts { try await store.inFlightByChannel() }, eligible: eligible)
         switch candidates.blocked {
         case .capacity?: return .deferred(reason: "every channel for \(task.request.model.rawValue) is at its in-flight limit", counts: false)
         // Waiting out a cooldown sends nothing upstream, so it is not held against the task: only calls
@@ -86,6 +86,7 @@ extension ArkRelay {
                 continue
             }
             router.succeeded(channel.name)
+            load.add(channel.name)
             let recorded = try await record(task, owner: owner, upstreamID: upstreamID)
             if !recorded {
                 // Cancelled while the request was out: cancel it upstream too, while it is still queued.

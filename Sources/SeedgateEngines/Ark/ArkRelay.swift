@@ -55,6 +55,8 @@ public struct ArkRelay: Sendable {
     package let logger: Logger
     /// Copies of finished results, made apart from the checks that found them (the upstream poller runs them).
     package let copies: ResultCopies
+    /// Unfinished tasks per channel for channel selection, read from the store at most once a second.
+    package let load = ChannelLoad()
     /// How many times a task may be tried on channels that all fail before it is failed.
     package static let maxSubmitAttempts = 6
 
