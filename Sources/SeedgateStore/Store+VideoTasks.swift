@@ -152,7 +152,11 @@ extension SQLStore {
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
-        try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
+        // Every dialect's task view reads it, as often as clients poll: prepared on PostgreSQL.
+        if let postgres = provider as? PostgresProvider, let rows = try await postgres.prepared(PostgresPrepared.VideoTask(id: id, keyID: keyID)) {
+            return try rows.first.map(Self.videoTask(from:))
+        }
+        return try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
     }
 
     package func videoTask(_ db: any SQLDatabase, id: String, keyID: String) async throws -> VideoTask? {

@@ -113,7 +113,7 @@ struct ArkDialectTests {
         }
     }
 
-    @Test("a key out of credits gets Ark's 403 AccountOverdueError; another key's task is 404; a list filter out of range is refused")
+    @Test("a key out of credits gets Ark's 403 AccountOverdueError; another key's task is 404; a list filter out of range is refused; a deleted task is gone from every view")
     func accountErrors() async throws {
         try await withGateway { gw in
             let poor = try await gw.newKey("poor", credits: 10), key = try await gw.newKey()
@@ -134,6 +134,13 @@ struct ArkDialectTests {
             #expect(done.body["model"].string == "doubao-seedance-2-0-260128" && done.body["generate_audio"].bool == true, "\(done.text)")
             let byModel = try await gw.get("/api/v3/contents/generations/tasks?filter.model=doubao-seedance-2-0-fast-260128", key: key)
             #expect(byModel.body["total"].int == 0 && byModel.body["items"].array.isEmpty, "\(byModel.text)")
+            // Deleted through Ark's API, the finished task is gone from every dialect's view.
+            #expect(try await gw.request(.delete, "/api/v3/contents/generations/tasks/\(id)", key: key).status == 200)
+            #expect(try await gw.get("/api/v3/contents/generations/tasks/\(id)", key: key).status == 404)
+            let apimart = try await gw.get("/v1/tasks/\(id)", key: key)
+            #expect(apimart.status == 404, "\(apimart.text)")
+            #expect(try await gw.get("/v1/videos/generations/\(id)", key: key).status == 404)
+            #expect(try await gw.get("/api/v1/client/job/TaskInfo?task_id=\(id)", key: key, header: .xAPIKey).status == 404)
         }
     }
 }
