@@ -1,5 +1,7 @@
 import Foundation
 import PostgresKit
+import SeedgateDomain
+import SeedgateSupport
 import SQLKit
 
 /// The statements run often enough on PostgreSQL to be prepared: each is parsed and planned once per
@@ -61,6 +63,51 @@ enum PostgresPrepared {
             var bindings = PostgresBindings(capacity: 2)
             bindings.append(id)
             bindings.append(keyID)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    }
+
+    /// A submission in one statement: the key's hold (the rule of `SQLStore.takeHold`, for one more
+    /// unfinished task), the task's row and its ledger line, written together or not at all. No row
+    /// counted means the hold was refused and nothing was written.
+    struct VideoSubmission: PostgresPreparedStatement {
+        static let name = "seedgate_video_submission_v1"
+        static let sql = """
+            WITH held AS (
+                UPDATE api_keys SET held = held + $1, in_flight = in_flight + 1
+                WHERE id = $2 AND balance - held >= $1 AND in_flight + 1 <= $3 RETURNING id),
+            task AS (
+                INSERT INTO tasks (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url, dialect, request_id)
+                SELECT $4, $2, 'video', $5, 'pending', $6, $7, 0, $8, $1, $9, $10, $11 FROM held RETURNING id),
+            line AS (
+                INSERT INTO ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)
+                SELECT $12, $2, 'hold', 0, $1, $4, NULL, $5 FROM held WHERE $1 > 0 RETURNING id)
+            SELECT COUNT(*) AS n FROM task
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.int8, .text, .int8, .text, .int8, .text, .text, .int8, .text, .text, .text, .text]
+        typealias Row = PostgresRow
+
+        let task: SeedgateDomain.VideoTask
+        let requestJSON: String
+        let inFlightLimit: Int64
+        let ledgerID: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 12)
+            bindings.append(task.hold)
+            bindings.append(task.keyID)
+            bindings.append(inFlightLimit)
+            bindings.append(task.id)
+            bindings.append(Epoch.millis(task.createdAt))
+            bindings.append(task.request.model.rawValue)
+            bindings.append(requestJSON)
+            bindings.append(task.seed)
+            bindings.append(task.request.callbackURL)
+            bindings.append(task.dialect.rawValue)
+            bindings.append(task.requestID)
+            bindings.append(ledgerID)
             return bindings
         }
 

@@ -90,7 +90,9 @@ extension SQLStore {
 
     /// The hold rule, as the statement that applies it: the key's available balance covers `amount` and
     /// `counted` more unfinished tasks stay within `limit`. Returns the key's id when the hold was taken,
-    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission.
+    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission; the
+    /// prepared submission on PostgreSQL (`PostgresPrepared.VideoSubmission`) spells it again for one
+    /// task, and the credit and limit tests run on PostgreSQL hold it to the same answers.
     package static func takeHold(keyID: String, amount: Int64, counted: Int, limit: Int64) -> SQLQueryString {
         """
         UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)
@@ -101,9 +103,12 @@ extension SQLStore {
     /// A ledger line: its columns, and its values in that order.
     package static let ledgerColumns = "ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)"
 
+    /// A new ledger line's id.
+    package static func ledgerID(at date: Date) -> String { "led_" + Identifiers.ulid(date) }
+
     package static func ledgerValues(keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?, at: Date) -> SQLQueryString {
         """
-        \(bind: "led_" + Identifiers.ulid(at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
+        \(bind: ledgerID(at: at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
         """
     }
 
