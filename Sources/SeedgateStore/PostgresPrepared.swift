@@ -22,51 +22,33 @@ enum PostgresPrepared {
         "next_poll_at", "deadline_at", "usage_tokens", "dialect", "request_id",
     ]
 
+    /// A read of one key's task: the task's id as $1, the key's as $2; its rows as they come.
+    protocol KeyedTaskRead: PostgresPreparedStatement where Row == PostgresRow {
+        var id: String { get }
+        var keyID: String { get }
+    }
+
     /// A key's video task with its webhook delivery, as `GET /v1/tasks/{id}` reads it.
-    struct VideoTaskWithWebhook: PostgresPreparedStatement {
+    struct VideoTaskWithWebhook: KeyedTaskRead {
         static let name = "seedgate_video_task_with_webhook_v1"
         static let sql = """
             SELECT \(videoTaskColumns.map { "t.\($0)" }.joined(separator: ", ")), \(SQLStore.prefixedDeliveryColumns)
             FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
             WHERE t.id = $1 AND t.key_id = $2 AND t.kind = 'video' AND t.deleted_at IS NULL
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .text]
-        typealias Row = PostgresRow
-
         let id: String
         let keyID: String
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(id)
-            bindings.append(keyID)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// A key's video task, as the toapis, crun and Ark task views read it.
-    struct VideoTask: PostgresPreparedStatement {
+    struct VideoTask: KeyedTaskRead {
         static let name = "seedgate_video_task_v1"
         static let sql = """
             SELECT \(videoTaskColumns.joined(separator: ", ")) FROM tasks
             WHERE id = $1 AND key_id = $2 AND kind = 'video' AND deleted_at IS NULL
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .text]
-        typealias Row = PostgresRow
-
         let id: String
         let keyID: String
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(id)
-            bindings.append(keyID)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// A submission in one statement: the key's hold (the rule of `SQLStore.takeHold`, for one more
@@ -118,4 +100,17 @@ enum PostgresPrepared {
     static func isStale(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "0A000"
     }
+}
+
+extension PostgresPrepared.KeyedTaskRead {
+    static var bindingDataTypes: [PostgresDataType] { [.text, .text] }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(id)
+        bindings.append(keyID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }

@@ -306,40 +306,48 @@ extension StoreTests {
 }
 
 extension StoreTests {
+    /// A task submitted to `channel` and accepted there (upstream id `cgt-<index>`, callback token
+    /// `token-<index>`), its first status check due at `firstPoll`; its id.
+    static func runningUpstream(_ store: SQLStore, keyID: String, index: Int, channel: String, firstPoll: Date) async throws -> String {
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
+        let (task, _) = try await store.insertVideoTask(keyID: keyID, request: request, seed: Int64(index), hold: 100, idempotency: nil)
+        _ = try #require(try await store.claimVideoTask(owner: "w", lease: .seconds(60)))
+        #expect(try await store.beginSubmission(taskID: task.id, owner: "w", channel: channel, callbackToken: "token-\(index)"))
+        #expect(try await store.recordSubmission(taskID: task.id, owner: "w", upstreamID: "cgt-\(index)",
+                                                 firstPoll: firstPoll, deadline: firstPoll.addingTimeInterval(3600)))
+        return task.id
+    }
+
     @Test("poll claims look ahead only when asked; checks are recorded in one statement, keeping a callback's earlier time, and only by their holder", arguments: Backend.all)
     func gatheredPolls(_ backend: Backend) async throws {
         let store = try await backend.openStore()
         let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
-        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
         let now = store.clock.now
         var ids: [String] = []
-        for (index, delay) in [-1.0, 2.0, 30.0].enumerated() {
-            let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: Int64(index), hold: 100, idempotency: nil)
-            _ = try #require(try await store.claimVideoTask(owner: "w", lease: .seconds(60)))
-            #expect(try await store.beginSubmission(taskID: task.id, owner: "w", channel: "ark-a", callbackToken: "token-\(index)"))
-            #expect(try await store.recordSubmission(taskID: task.id, owner: "w", upstreamID: "cgt-\(index)",
-                                                     firstPoll: now.addingTimeInterval(delay), deadline: now.addingTimeInterval(600)))
-            ids.append(task.id)
+        // Far enough apart that a loaded machine's pauses between these lines change nothing.
+        for (index, delay) in [-1.0, 20.0, 300.0].enumerated() {
+            ids.append(try await Self.runningUpstream(store, keyID: key.id, index: index, channel: "ark-a", firstPoll: now.addingTimeInterval(delay)))
         }
         #expect(try await store.claimDuePolls(owner: "p", lease: .seconds(60), limit: 10).map(\.id) == [ids[0]])
-        let swept = try await store.claimDuePolls(owner: "q", lease: .seconds(60), limit: 10, within: .seconds(5))
-        #expect(swept.map(\.id) == [ids[1]], "due within the sweep's window, not the one due in 30 s, nor the one already held")
+        let swept = try await store.claimDuePolls(owner: "q", lease: .seconds(60), limit: 10, within: .seconds(30))
+        #expect(swept.map(\.id) == [ids[1]], "due within the sweep's window, not the one due in 300 s, nor the one already held")
+        let sweptTask = try #require(swept.first)
 
         // A callback wakes the swept task before its check is recorded: the earlier time stands.
         #expect(try await store.wakeUpstreamTask(taskID: ids[1], token: "token-1"))
         let first = try #require(try await store.videoTask(id: ids[0], keyID: key.id))
-        let next = now.addingTimeInterval(40)
+        let next = now.addingTimeInterval(400)
         try await store.reschedulePolls([
             PollCheck(task: first, upstreamStatus: "running", progress: 40, next: next),
-            PollCheck(task: swept[0], upstreamStatus: "running", progress: 30, next: next),
+            PollCheck(task: sweptTask, upstreamStatus: "running", progress: 30, next: next),
         ], owner: "p")
         // Only `p`'s claim was recorded: `q` still holds the swept task.
         #expect(try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10).isEmpty)
-        try await store.reschedulePolls([PollCheck(task: swept[0], upstreamStatus: "running", progress: 30, next: next)], owner: "q")
+        try await store.reschedulePolls([PollCheck(task: sweptTask, upstreamStatus: "running", progress: 30, next: next)], owner: "q")
         let recorded = try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10)
-        #expect(recorded.map(\.id) == [ids[1]], "the woken task is due now; the other waits for its 40 s")
+        #expect(recorded.map(\.id) == [ids[1]], "the woken task is due now; the other waits for its 400 s")
         #expect(recorded.first?.upstream?.status == "running" && recorded.first?.upstream?.polls == 1 && recorded.first?.progress == 30)
-        let later = try await store.claimDuePolls(owner: "s", lease: .seconds(60), limit: 10, within: .seconds(45))
+        let later = try await store.claimDuePolls(owner: "s", lease: .seconds(60), limit: 10, within: .seconds(450))
         #expect(Set(later.map(\.id)) == [ids[0], ids[2]])
         #expect(later.first { $0.id == ids[0] }?.upstream?.nextPollAt == Epoch.millis(next))
         await store.provider.close()
@@ -377,16 +385,10 @@ extension StoreTests {
     func filledPolls(_ backend: Backend) async throws {
         let store = try await backend.openStore()
         let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
-        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
         let now = store.clock.now
         var ids: [String] = []
         for (index, (channel, delay)) in [("ark-a", 300.0), ("ark-a", 100.0), ("ark-b", 1.0), ("ark-a", 200.0), ("ark-a", 400.0)].enumerated() {
-            let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: Int64(index), hold: 100, idempotency: nil)
-            _ = try #require(try await store.claimVideoTask(owner: "w", lease: .seconds(60)))
-            #expect(try await store.beginSubmission(taskID: task.id, owner: "w", channel: channel, callbackToken: "t\(index)"))
-            #expect(try await store.recordSubmission(taskID: task.id, owner: "w", upstreamID: "cgt-\(index)",
-                                                     firstPoll: now.addingTimeInterval(delay), deadline: now.addingTimeInterval(3600)))
-            ids.append(task.id)
+            ids.append(try await Self.runningUpstream(store, keyID: key.id, index: index, channel: channel, firstPoll: now.addingTimeInterval(delay)))
         }
         #expect(try await store.claimNextPolls(channel: "ark-a", owner: "x", lease: .seconds(60), limit: 1).map(\.id) == [ids[1]])
         // The one due at 400 s then finishes (its claim ends with it): it is not checked again.
