@@ -40,9 +40,6 @@ public final class ResultCopies: Sendable {
         queued.withLock { _ = $0.remove(taskID) }
     }
 
-    /// Copies waiting or running now.
-    package var pending: Int { queued.withLock(\.count) }
-
     /// Takes no more copies; `run` finishes those it has begun and returns.
     package func finish() {
         closed.withLock { $0 = true }
