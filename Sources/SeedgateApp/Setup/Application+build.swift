@@ -130,13 +130,8 @@ public func buildApplication(
     let worker = ReviewWorker(
         store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.reviewLease
     )
-    // Submissions upstream are quick; more loops keep one slow channel from holding up the rest and let a
-    // burst reach upstream sooner (three loops took about 70 a second). Where a local channel is listed
-    // too, the same loops may render here, so only a few are added: `--render-concurrency` stays the
-    // bound on renders.
-    let submitters = relay.map { relay in
-        relay.router.isLocalOnly ? 0 : relay.router.channels.contains { $0.kind == .local } ? 3 : 16
-    } ?? 0
+    // Submissions upstream are quick; a few more loops keep one slow channel from holding up the rest.
+    let submitters = relay.map { $0.router.isLocalOnly ? 0 : 3 } ?? 0
     let videoWorker = VideoWorker(
         store: store, engine: engine, blobs: blobs, signal: videoSignal, concurrency: config.renderConcurrency + submitters, logger: logger,
         prices: prices, lease: config.workLease
