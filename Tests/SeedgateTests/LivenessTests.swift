@@ -330,6 +330,39 @@ struct UpstreamLivenessTests {
     }
 }
 
+extension UpstreamLivenessTests {
+    @Test("a real-person group verified by Seedgate itself is never made upstream as a plain group once an asset channel appears: its asset fails, by name")
+    func localGroupOnArkChannel() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        // First without channels: Seedgate verifies the person itself.
+        let (key, group) = try await withGateway(dataDirectory: directory, configure: { $0.livenessMode = .auto }) { gw in
+            let key = try await gw.newKey()
+            let created = try await gw.post("/api/v1/client/job/visual-validate-session", key: key, header: .xAPIKey, #"{}"#)
+            #expect(try await gw.sendPhoto(token: try #require(created.body["data"]["BytedToken"].string, "\(created.text)")).status == 303)
+            let token = try #require(created.body["data"]["BytedToken"].string)
+            let result = try await gw.get("/api/v1/client/job/visual-validate-result?byted_token=\(token)", key: key, header: .xAPIKey)
+            return (key, try #require(result.body["data"]["GroupId"].string, "\(result.text)"))
+        }
+        // Then the same data with an Ark account that has an asset library.
+        let fake = try await FakeArk.start()
+        let file = try channelsFile([fake.channel(name: "ark-a")])
+        try await withGateway(dataDirectory: directory, configure: { config in
+            config.channelsFile = file
+            config.upstream.assetPollInterval = .milliseconds(100)
+        }) { gw in
+            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, header: .xAPIKey,
+                                           #"{"name": "presenter", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))", "group_id": "\#(group)"}"#)
+            let assetID = try #require(upload.body["data"]["AssetId"].string, "\(upload.text)")
+            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key, header: .xAPIKey, limit: .seconds(120)) {
+                $0["data"]["Status"].string != "Processing"
+            }
+            #expect(info.body["data"]["Status"].string == "Failed", "\(info.text)")
+            #expect(info.text.contains("verified by Seedgate"), "\(info.text)")
+            #expect(!fake.actions.contains("CreateAssetGroup"), "no plain group was made upstream for a real person")
+        }
+    }
+}
+
 /// A plain GET from the test process (the person's phone on upstream's page).
 enum HTTPClientSupport {
     static func get(_ url: String) async throws -> Int {
