@@ -33,6 +33,18 @@ extension Gateway {
         return Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
     }
 
+    /// Sends the test photo into `group` through crun's asset-upload and waits for its review to end; the
+    /// asset's id and crun's asset-info at the end.
+    func crunPhotoAsset(group: String, key: String) async throws -> (id: String, info: Reply) {
+        let upload = try await post("/api/v1/client/job/asset-upload", key: key, header: .xAPIKey,
+                                    #"{"name": "presenter", "asset_type": "Image", "asset_url": "\#(url("good.png"))", "group_id": "\#(group)"}"#)
+        let assetID = try #require(upload.body["data"]["AssetId"].string, "\(upload.text)")
+        let info = try await poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key, header: .xAPIKey, limit: .seconds(120)) {
+            $0["data"]["Status"].string != "Processing"
+        }
+        return (assetID, info)
+    }
+
     /// Polls until `assetID`'s review ends, through toapis's asset view.
     func reviewedAsset(_ assetID: String, key: String) async throws -> Reply {
         try await poll("/v1/videos/doubao-seedance-2-0/private-avatar/assets/\(assetID)", key: key, limit: .seconds(120)) {
@@ -167,12 +179,7 @@ struct LivenessTests {
             let after = try await gw.get("/api/v1/client/job/visual-validate-result?byted_token=\(token)", key: key, header: .xAPIKey)
             #expect(after.body["data"]["resultCode"].int == 10000, "\(after.text)")
             let group = try #require(after.body["data"]["GroupId"].string)
-            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, header: .xAPIKey,
-                                           #"{"name": "presenter", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))", "group_id": "\#(group)"}"#)
-            let assetID = try #require(upload.body["data"]["AssetId"].string, "\(upload.text)")
-            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key, header: .xAPIKey, limit: .seconds(120)) {
-                $0["data"]["Status"].string != "Processing"
-            }
+            let (assetID, info) = try await gw.crunPhotoAsset(group: group, key: key)
             #expect(info.body["data"]["Status"].string == "Active" && info.body["data"]["GroupId"].string == group, "\(info.text)")
 
             // A generation in crun's own body that uses the real person.
@@ -298,12 +305,7 @@ struct UpstreamLivenessTests {
             let group = try #require(result.body["data"]["GroupId"].string, "\(result.text)")
             let upstreamGroup = try #require(fake.livenessGroups.first)
             #expect(try await gw.store.groupBindings(groupID: group).map(\.upstreamID) == [upstreamGroup])
-            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, header: .xAPIKey,
-                                           #"{"name": "presenter", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))", "group_id": "\#(group)"}"#)
-            let assetID = try #require(upload.body["data"]["AssetId"].string, "\(upload.text)")
-            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key, header: .xAPIKey, limit: .seconds(120)) {
-                $0["data"]["Status"].string != "Processing"
-            }
+            let (_, info) = try await gw.crunPhotoAsset(group: group, key: key)
             #expect(info.body["data"]["Status"].string == "Active", "\(info.text)")
             #expect(fake.assets.contains { $0.groupID == upstreamGroup }, "the asset was created in upstream's LivenessFace group")
 
@@ -350,12 +352,7 @@ extension UpstreamLivenessTests {
             config.channelsFile = file
             config.upstream.assetPollInterval = .milliseconds(100)
         }) { gw in
-            let upload = try await gw.post("/api/v1/client/job/asset-upload", key: key, header: .xAPIKey,
-                                           #"{"name": "presenter", "asset_type": "Image", "asset_url": "\#(gw.url("good.png"))", "group_id": "\#(group)"}"#)
-            let assetID = try #require(upload.body["data"]["AssetId"].string, "\(upload.text)")
-            let info = try await gw.poll("/api/v1/client/job/asset-info?asset_id=\(assetID)", key: key, header: .xAPIKey, limit: .seconds(120)) {
-                $0["data"]["Status"].string != "Processing"
-            }
+            let (_, info) = try await gw.crunPhotoAsset(group: group, key: key)
             #expect(info.body["data"]["Status"].string == "Failed", "\(info.text)")
             #expect(info.text.contains("verified by Seedgate"), "\(info.text)")
             #expect(!fake.actions.contains("CreateAssetGroup"), "no plain group was made upstream for a real person")
