@@ -18,8 +18,6 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     private let logger: Logger
     public var flavor: SQLFlavor { .postgres }
     public let statements = StatementCounter()
-    /// Prepared statements found stale (their connections closed), for the tests and the logs.
-    package let staleStatements = StatementCounter()
 
     /// `url`: `postgres://user:password@host:5432/database`.
     public init(url: String, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
@@ -38,24 +36,6 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
         return try await body(CountedDatabase(base: connection.sql(), counter: statements))
-    }
-
-    /// Runs one of the prepared statements (`PostgresPrepared`) on a pooled connection; nil when it must
-    /// run unprepared instead (its connection had a stale copy of it, and was closed).
-    package func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [any SQLRow]? where Statement.Row == PostgresRow {
-        let connection = try await pool.requestConnection(logger: logger).get()
-        defer { pool.releaseConnection(connection, logger: logger) }
-        statements.add()
-        do {
-            var rows: [any SQLRow] = []
-            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row.sql()) }
-            return rows
-        } catch where PostgresPrepared.isStale(error) {
-            logger.warning("a prepared statement no longer matches its table; its connection is closed", metadata: ["statement": "\(Statement.name)"])
-            staleStatements.add()
-            try? await connection.close().get()
-            return nil
-        }
     }
 
     /// A statement on its own commits by itself (autocommit): no BEGIN or COMMIT to wait for.

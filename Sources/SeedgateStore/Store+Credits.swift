@@ -90,9 +90,7 @@ extension SQLStore {
 
     /// The hold rule, as the statement that applies it: the key's available balance covers `amount` and
     /// `counted` more unfinished tasks stay within `limit`. Returns the key's id when the hold was taken,
-    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission; the
-    /// prepared submission on PostgreSQL (`PostgresPrepared.VideoSubmission`) spells it again for one
-    /// task, and the credit and limit tests run on PostgreSQL hold it to the same answers.
+    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission.
     package static func takeHold(keyID: String, amount: Int64, counted: Int, limit: Int64) -> SQLQueryString {
         """
         UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)

@@ -139,11 +139,6 @@ extension SQLStore {
         maxInFlight: Int, now: Date
     ) async throws -> VideoTask? {
         let task = Self.newVideoTask(keyID: keyID, request: request, dialect: dialect, requestID: requestID, seed: seed, hold: hold, at: now)
-        if let postgres = provider as? PostgresProvider, let rows = try await postgres.prepared(PostgresPrepared.VideoSubmission(
-            task: task, requestJSON: requestJSON, inFlightLimit: Int64(clamping: maxInFlight), ledgerID: Self.ledgerID(at: now)
-        )) {
-            return try rows.first?.decode(column: "n", as: Int.self) == 1 ? task : nil
-        }
         let ledger = Self.ledgerValues(keyID: keyID, kind: "hold", balance: 0, held: hold, ref: task.id, note: nil, at: now)
         let inserted = try await provider.write { db in
             try await db.raw("""
@@ -157,10 +152,6 @@ extension SQLStore {
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
-        // Every dialect's task view reads it, as often as clients poll: prepared on PostgreSQL.
-        if let postgres = provider as? PostgresProvider, let rows = try await postgres.prepared(PostgresPrepared.VideoTask(id: id, keyID: keyID)) {
-            return try rows.first.map(Self.videoTask(from:))
-        }
         return try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
     }
 

@@ -56,11 +56,6 @@ extension SQLStore {
             let hasWebhook = try !row.decodeNil(column: "webhook_id")
             return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
         }
-        // The most frequent read of all (clients poll it): prepared on PostgreSQL.
-        if let postgres = provider as? PostgresProvider,
-           let rows = try await postgres.prepared(PostgresPrepared.VideoTaskWithWebhook(id: id, keyID: keyID)) {
-            return try rows.first.map(decode)
-        }
         return try await provider.read { db in
             guard let row = try await db.raw("""
                 SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
@@ -71,7 +66,7 @@ extension SQLStore {
         }
     }
 
-    static let prefixedDeliveryColumns = [
+    private static let prefixedDeliveryColumns = [
         "id", "key_id", "task_id", "url", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "delivered_at",
     ].map { "w.\($0) AS webhook_\($0)" }.joined(separator: ", ")
 

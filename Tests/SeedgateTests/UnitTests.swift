@@ -353,34 +353,6 @@ extension StoreTests {
         await store.provider.close()
     }
 
-    @Test("PostgreSQL: the task read runs prepared; when a change of the table leaves a connection's copy stale, that connection is closed and the read still answers",
-          .enabled(if: Backend.postgresURL != nil))
-    func preparedTaskRead() async throws {
-        let store = try await Backend.postgres.openStore()
-        let postgres = try #require(store.provider as? PostgresProvider)
-        let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
-        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
-        let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 1, hold: 100, idempotency: nil)
-        for _ in 0..<10 { #expect(try await store.videoTaskWithWebhook(id: task.id, keyID: key.id)?.task.id == task.id) }
-        #expect(postgres.staleStatements.value == 0)
-        // What another replica's migration could do to a column the statement returns: its type changes.
-        try await store.provider.read { db in try await db.raw("ALTER TABLE tasks ALTER COLUMN request_id TYPE VARCHAR(200)").run() }
-        for _ in 0..<10 {
-            let read = try await store.videoTaskWithWebhook(id: task.id, keyID: key.id)
-            #expect(read?.task.id == task.id && read?.task.request == request)
-        }
-        #expect(postgres.staleStatements.value >= 1, "the read was prepared, so its stale copy was met and replaced")
-        #expect(try await store.videoTaskWithWebhook(id: task.id, keyID: "key_other") == nil)
-        // The plain read (toapis's, crun's and Ark's views) is prepared too, and meets the same change.
-        for _ in 0..<10 { #expect(try await store.videoTask(id: task.id, keyID: key.id)?.id == task.id) }
-        let stale = postgres.staleStatements.value
-        try await store.provider.read { db in try await db.raw("ALTER TABLE tasks ALTER COLUMN request_id TYPE TEXT").run() }
-        for _ in 0..<10 { #expect(try await store.videoTask(id: task.id, keyID: key.id)?.request == request) }
-        #expect(postgres.staleStatements.value > stale)
-        #expect(try await store.videoTask(id: task.id, keyID: "key_other") == nil)
-        await store.provider.close()
-    }
-
     @Test("a part-empty list call is filled with the channel's running tasks due soonest, however far off; never another channel's, a held one or a finished one", arguments: Backend.all)
     func filledPolls(_ backend: Backend) async throws {
         let store = try await backend.openStore()
