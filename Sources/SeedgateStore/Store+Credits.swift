@@ -101,12 +101,9 @@ extension SQLStore {
     /// A ledger line: its columns, and its values in that order.
     package static let ledgerColumns = "ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)"
 
-    /// A new ledger line's id.
-    package static func ledgerID(at date: Date) -> String { "led_" + Identifiers.ulid(date) }
-
     package static func ledgerValues(keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?, at: Date) -> SQLQueryString {
         """
-        \(bind: ledgerID(at: at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
+        \(bind: "led_" + Identifiers.ulid(at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
         """
     }
 

@@ -152,7 +152,7 @@ extension SQLStore {
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
-        return try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
+        try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
     }
 
     package func videoTask(_ db: any SQLDatabase, id: String, keyID: String) async throws -> VideoTask? {

@@ -52,17 +52,14 @@ extension SQLStore {
 
     /// A video task with its webhook's delivery state, in one query: what a task poll shows.
     public func videoTaskWithWebhook(id: String, keyID: String) async throws -> (task: VideoTask, webhook: WebhookDelivery?)? {
-        @Sendable func decode(_ row: any SQLRow) throws -> (task: VideoTask, webhook: WebhookDelivery?) {
-            let hasWebhook = try !row.decodeNil(column: "webhook_id")
-            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
-        }
-        return try await provider.read { db in
+        try await provider.read { db in
             guard let row = try await db.raw("""
                 SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
                 WHERE t.id = \(bind: id) AND t.key_id = \(bind: keyID) AND t.kind = 'video' AND t.deleted_at IS NULL
                 """).first()
             else { return nil }
-            return try decode(row)
+            let hasWebhook = try !row.decodeNil(column: "webhook_id")
+            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
         }
     }
 
