@@ -232,6 +232,16 @@ struct LivenessTests {
             #expect(page.status == 410 && page.text.contains(#"data-state="expired""#))
             #expect(try await gw.sendPhoto(token: secondToken).text.contains(#"data-state="expired""#), "an expired link takes no photo")
             #expect(try await gw.get("/verify/bt_unknown", key: nil).status == 404)
+
+            // A photo over the 30 MB limit: the page says so, with a 413 (it was a bare 500). Last, since
+            // the server may close the connection after refusing a body this large.
+            let third = try await gw.post("/api/v1/client/job/visual-validate-session", key: key, #"{}"#)
+            let thirdToken = try #require(third.body["data"]["BytedToken"].string)
+            let big = try await gw.client.execute(
+                uri: "/verify/\(thirdToken)", method: .post, headers: [.contentType: "multipart/form-data; boundary=x"],
+                body: ByteBuffer(repeating: 0x61, count: 31 << 20)
+            )
+            #expect(big.status == .contentTooLarge && String(buffer: big.body).contains("too large"), "\(big.status)")
         }
     }
 
