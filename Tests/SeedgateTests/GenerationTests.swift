@@ -86,6 +86,29 @@ struct GenerationTests {
         }
     }
 
+    @Test("animated images: a GIF that plays once and an animated PNG still give videos of the asked length, in every kind of render that takes an image")
+    func animatedImages() async throws {
+        try await withGateway(configure: { $0.renderConcurrency = 2 }) { gw in
+            let key = try await gw.newKey()
+            let gif = gw.url("once.gif"), apng = gw.url("anim.png"), mp4 = gw.url("video.mp4")
+            let cases: [(name: String, duration: Int, body: String)] = [
+                ("GIF panned", 5, #"{"model": "doubao-seedance-2.0", "prompt": "gif", "image_urls": ["\#(gif)"], "duration": 5}"#),
+                ("APNG panned", 4, #"{"model": "doubao-seedance-2.0", "prompt": "apng", "image_urls": ["\#(apng)"], "duration": 4}"#),
+                ("APNG to GIF", 6, #"{"model": "doubao-seedance-2.0", "prompt": "frames", "image_with_roles": [{"url": "\#(apng)", "role": "first_frame"}, {"url": "\#(gif)", "role": "last_frame"}], "duration": 6, "return_last_frame": true}"#),
+                ("GIF inset", 5, #"{"model": "doubao-seedance-2.0", "prompt": "inset", "video_urls": ["\#(mp4)"], "image_urls": ["\#(gif)"], "duration": 5}"#),
+            ]
+            var submitted: [(name: String, duration: Int, id: String)] = []
+            for c in cases { submitted.append((c.name, c.duration, try await gw.generate(c.body, key: key))) }
+            for (name, duration, id) in submitted {
+                let done = try await gw.finishedVideo(id, key: key)
+                try #require(done.body["data"]["status"].string == "completed", "\(name): \(done.text)")
+                let url = try #require(done.body["data"]["result"]["videos"][0]["url"][0].string)
+                let probed = try await ProbedVideo.probe(try await gw.download(url).body)
+                #expect(abs(probed.duration - Double(duration)) < 0.05 && probed.fps == 24, "\(name): \(probed.duration) s at \(probed.fps) fps")
+            }
+        }
+    }
+
     static let longPrompt = String(repeating: "猫", count: 4001)
     /// Each limit, the field it names, and a fragment of the rule.
     static let invalid: [(String, String, String)] = [

@@ -54,11 +54,13 @@ package enum VideoRenderer {
         var graph: [String] = []
         var index = 0
         let frames = d * RenderPlan.fps
-        // A still image is decoded and scaled once, then its one frame repeated (`loop`) for the clip;
-        // an animated GIF plays on repeat and is scaled frame by frame.
+        // A still image is decoded and scaled once, then its one frame repeated (`loop`) for the clip,
+        // on a 1/24 s time base of its own (no `-framerate`, which the APNG reader refuses: an animated
+        // PNG is probed as a PNG and shows its first frame). An animated GIF plays as its file says
+        // (on repeat, or once) and is scaled frame by frame; one that ends early holds its last frame.
         func addImage(_ input: PreparedInput) -> (index: Int, animated: Bool) {
             let animated = input.facts.format == "gif"
-            inputs += animated ? ["-ignore_loop", "0", "-i", input.path] : ["-framerate", "\(RenderPlan.fps)", "-i", input.path]
+            inputs += animated ? ["-ignore_loop", "0", "-i", input.path] : ["-i", input.path]
             defer { index += 1 }
             return (index, animated)
         }
@@ -70,14 +72,14 @@ package enum VideoRenderer {
         func scaled(_ i: Int, _ cw: Int, _ ch: Int) -> String {
             "[\(i):v]scale=\(cw):\(ch):force_original_aspect_ratio=increase:flags=bilinear,crop=\(cw):\(ch),setsar=1"
         }
-        /// A moving input covering cw x ch for `seconds`.
-        func moving(_ i: Int, _ cw: Int, _ ch: Int, seconds: Double) -> String {
-            "\(scaled(i, cw, ch)),fps=\(RenderPlan.fps),format=yuv420p,trim=duration=\(seconds),setpts=PTS-STARTPTS"
+        /// A moving input covering cw x ch for `seconds`; `hold`: its last frame held should it end sooner.
+        func moving(_ i: Int, _ cw: Int, _ ch: Int, seconds: Double, hold: Bool = false) -> String {
+            "\(scaled(i, cw, ch)),fps=\(RenderPlan.fps),format=yuv420p\(hold ? ",\(Self.holdLast)" : ""),trim=duration=\(seconds),setpts=PTS-STARTPTS"
         }
         /// An image covering cw x ch for `count` frames at 24 fps.
         func image(_ image: (index: Int, animated: Bool), _ cw: Int, _ ch: Int, count: Int) -> String {
-            guard !image.animated else { return moving(image.index, cw, ch, seconds: Double(count) / Double(RenderPlan.fps)) }
-            return "\(scaled(image.index, cw, ch)),format=yuv420p,loop=loop=\(count - 1):size=1:start=0,setpts=N"
+            guard !image.animated else { return moving(image.index, cw, ch, seconds: Double(count) / Double(RenderPlan.fps), hold: true) }
+            return "\(scaled(image.index, cw, ch)),format=yuv420p,\(Self.repeated(count))"
         }
         let seed = UInt64(truncatingIfNeeded: plan.seed)
 
@@ -96,7 +98,7 @@ package enum VideoRenderer {
                 let i = addImage(inset)
                 let ih = max(2, h / 3 / 2 * 2)
                 let scale = "[\(i.index):v]scale=-2:\(ih):flags=bilinear,setsar=1,format=yuva420p"
-                graph.append(i.animated ? "\(scale),fps=\(RenderPlan.fps)[pip]" : "\(scale),loop=loop=\(frames - 1):size=1:start=0,setpts=N[pip]")
+                graph.append(i.animated ? "\(scale),fps=\(RenderPlan.fps),\(Self.holdLast)[pip]" : "\(scale),\(Self.repeated(frames))[pip]")
                 graph.append("[bg][pip]overlay=\(w / 24):\(h / 24):shortest=1[base]")
             } else {
                 graph.append("[bg]null[base]")
@@ -165,6 +167,14 @@ package enum VideoRenderer {
         }
         return args
     }
+
+    /// A still's one frame, `count` times, at 24 frames a second whatever rate its reader gave it.
+    static func repeated(_ count: Int) -> String {
+        "loop=loop=\(count - 1):size=1:start=0,settb=1/\(RenderPlan.fps),setpts=N"
+    }
+
+    /// Holds a stream's last frame for good (a GIF that plays once, or loops a few times).
+    static let holdLast = "tpad=stop=-1:stop_mode=clone"
 
     /// Wraps a prompt into lines that fit the frame, at most a few lines (the rest is elided).
     package static func wrap(_ text: String, width: Int, height: Int) -> String {

@@ -18,6 +18,9 @@ enum MediaFixtures {
         "good.bmp": ["-f", "lavfi", "-i", "testsrc=size=400x400", "-frames:v", "1"],
         "good.tiff": ["-f", "lavfi", "-i", "testsrc=size=400x400", "-frames:v", "1"],
         "good.gif": ["-f", "lavfi", "-i", "testsrc=size=400x400", "-frames:v", "1"],
+        // Animated: a GIF that plays once (no loop), and an APNG, each 1 s.
+        "once.gif": ["-f", "lavfi", "-i", "testsrc=size=400x400:rate=10", "-t", "1", "-loop", "-1"],
+        "anim.png": ["-f", "lavfi", "-i", "testsrc=size=400x400:rate=10", "-t", "1", "-f", "apng", "-plays", "1"],
         "small.png": ["-f", "lavfi", "-i", "color=c=red:size=200x200", "-frames:v", "1"],
         "side300.png": ["-f", "lavfi", "-i", "color=c=red:size=300x400", "-frames:v", "1"],
         "wide.png": ["-f", "lavfi", "-i", "color=c=green:size=1600x600", "-frames:v", "1"],
