@@ -10,13 +10,13 @@ import Synchronization
 /// how to get a connection and how to run a transaction on one.
 public protocol DatabaseProvider: Sendable {
     /// Runs `body` on a connection outside any explicit transaction (single statements are atomic).
-    func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body` inside one transaction: all of it commits, or none of it does.
     func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body`, a single statement that is atomic by itself (an `UPDATE ... RETURNING`, say), as a
     /// write: on PostgreSQL without BEGIN and COMMIT around it (one round trip instead of three), on
     /// SQLite through the writer like any transaction.
-    func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// The SQL dialect family, for the few statements that differ.
     var flavor: SQLFlavor { get }
     /// Statements this provider has sent to its database (transaction control included), for

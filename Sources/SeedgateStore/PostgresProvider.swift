@@ -1,6 +1,7 @@
 @preconcurrency import AsyncKit
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import PostgresKit
 import SeedgateDomain
@@ -18,32 +19,162 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     private let logger: Logger
     public var flavor: SQLFlavor { .postgres }
     public let statements = StatementCounter()
+    /// Prepared statements found stale (their connections closed), for the tests and the logs.
+    package let staleStatements = StatementCounter()
+    /// How long a read or a single-statement write may wait for its answer before its connection is
+    /// closed and the caller told the database is unavailable (transactions, which include the
+    /// migrations, are not bounded).
+    package let callLimit: Duration
+    package let watchdog = CallWatchdog()
+    private let poolSize: Int
 
     /// `url`: `postgres://user:password@host:5432/database`.
-    public init(url: String, maxConnectionsPerEventLoop: Int = 4, logger: Logger) throws {
+    public init(url: String, maxConnectionsPerEventLoop: Int = 4, callLimit: Duration = .seconds(30), logger: Logger) throws {
         let configuration = try SQLPostgresConfiguration(url: url)
         self.pool = EventLoopGroupConnectionPool(
             source: PostgresConnectionSource(sqlConfiguration: configuration),
             maxConnectionsPerEventLoop: maxConnectionsPerEventLoop,
+            // Waiting for a connection is bounded like the call itself (the pool's own default is 10 s).
+            requestTimeout: .nanoseconds(Int64(callLimit.components.seconds) * 1_000_000_000),
             logger: logger,
             on: MultiThreadedEventLoopGroup.singleton
         )
+        self.poolSize = maxConnectionsPerEventLoop * MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { n, _ in n + 1 }
         self.logger = logger
+        self.callLimit = callLimit
+        CallWatchdog.startSweeping(watchdog)
     }
 
     /// One pooled connection for the whole of `body`, rather than one taken from the pool per statement.
-    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let connection = try await pool.requestConnection(logger: logger).get()
-        defer { pool.releaseConnection(connection, logger: logger) }
-        return try await body(CountedDatabase(base: connection.sql(), counter: statements))
+    public func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await run(body, again: true)
+    }
+
+    /// `body` on a connection of its own; when `again`, once more on another connection if the first
+    /// was found lost (a read may run twice; a write may not, as it may have been done).
+    private func run<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R, again: Bool) async throws -> R {
+        let statements = statements
+        return try await bounded(again: again) { connection in try await body(CountedDatabase(base: connection.sql(), counter: statements)) }
+    }
+
+    /// Runs one of the prepared statements (`PostgresPrepared`) on a pooled connection; nil when it must
+    /// run unprepared instead (its connection had a stale copy of it, and was closed).
+    /// `again`: as for `read` (true) or `write` (false).
+    package func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement, again: Bool) async throws -> [any SQLRow]? where Statement.Row == PostgresRow {
+        try await bounded(again: again) { connection in
+            self.statements.add()
+            do {
+                var rows: [any SQLRow] = []
+                for try await row in try await connection.execute(statement, logger: self.logger) { rows.append(row.sql()) }
+                return rows
+            } catch where PostgresPrepared.isStale(error) {
+                self.logger.warning("a prepared statement no longer matches its table; its connection is closed", metadata: ["statement": "\(Statement.name)"])
+                self.staleStatements.add()
+                try? await connection.close().get()
+                return nil
+            }
+        }
+    }
+
+    /// `body` on a pooled connection, within `callLimit`. Past it the caller gets `database_unavailable`
+    /// at once, and the connection is closed (failing the query it waits on, if the query can still be
+    /// failed) and then given back: a query the database will never answer (seen after a restart cut
+    /// its connection) is left behind instead of holding its request for good. A connection the
+    /// database refused or cut is a `database_unavailable` too: a 503 to retry, not a 500.
+    private func bounded<R: Sendable>(again: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        // A restart cuts every pooled connection at once, and the pool may lend each before it hears of
+        // it: a read goes on to the next, up to one more than the pool holds.
+        var tries = again ? poolSize + 1 : 1
+        while true {
+            do {
+                return try await attempt(body)
+            } catch let lost as ConnectionLost {
+                tries -= 1
+                if tries == 0 { throw Self.unavailable(lost.error) }
+            }
+        }
+    }
+
+    /// Marks a call whose connection was lost, for `bounded` to try again or answer 503.
+    private struct ConnectionLost: Error { let error: any Error }
+
+    private func attempt<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        let connection: PostgresConnection
+        do {
+            connection = try await pool.requestConnection(logger: logger).get()
+        } catch {
+            throw Self.unavailable(error)
+        }
+        let (pool, logger, limit, watchdog) = (pool, logger, callLimit, watchdog)
+        let release = Once()
+        let answer = FirstAnswer<R>()
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.set(continuation)
+            let ticket = watchdog.begin(limit: limit) {
+                logger.error("a database call ran past its limit; its connection is closed", metadata: ["limit": "\(limit)"])
+                answer.give(.failure(SeedgateError(.serviceUnavailable, code: "database_unavailable",
+                                                   message: "the database did not answer within \(limit); try again", retryAfter: 1)))
+                connection.close().whenComplete { _ in
+                    if release.claim() { pool.releaseConnection(connection, logger: logger) }
+                }
+            }
+            // A task of its own, so that the caller can be answered without it; started on this thread
+            // (no hop) and run until it first waits on the database.
+            Task.immediate {
+                let result: Result<R, any Error>
+                do {
+                    result = .success(try await body(connection))
+                } catch where Self.isConnectionLost(error) {
+                    // Closed before it goes back, so that the pool makes a new one for the next call.
+                    _ = try? await connection.close().get()
+                    result = .failure(ConnectionLost(error: error))
+                } catch {
+                    result = .failure(error)
+                }
+                _ = watchdog.finish(ticket)
+                if release.claim() { pool.releaseConnection(connection, logger: logger) }
+                answer.give(result)
+            }
+        }
+    }
+
+    /// Whether `error` says the connection itself failed (closed by either side, refused, cut), rather
+    /// than the statement (a constraint, a syntax error), which callers handle themselves.
+    static func isConnectionLost(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .clientClosedConnection, .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+                return true
+            case .server:
+                // Class 08 (connection exception) and 57P (operator intervention: shutdown, restart).
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57P")
+            default:
+                return false
+            }
+        }
+        return error is ConnectionPoolTimeoutError || error is ConnectionPoolError || error is ChannelError || error is IOError
+    }
+
+    private static func unavailable(_ error: any Error) -> SeedgateError {
+        SeedgateError(.serviceUnavailable, code: "database_unavailable", message: "the database cannot be reached just now; try again", retryAfter: 1)
     }
 
     /// A statement on its own commits by itself (autocommit): no BEGIN or COMMIT to wait for.
-    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await read(body)
+    public func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await run(body, again: false)
     }
 
+    /// Not bounded in time (a migration may take long), but a lost connection is still a 503.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        do {
+            return try await unboundedTransaction(body)
+        } catch where Self.isConnectionLost(error) {
+            throw Self.unavailable(error)
+        }
+    }
+
+    private func unboundedTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
         let db = CountedDatabase(base: connection.sql(), counter: statements)

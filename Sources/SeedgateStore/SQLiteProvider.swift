@@ -72,7 +72,7 @@ public final class SQLiteProvider: DatabaseProvider {
         self.logger = logger
     }
 
-    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    public func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let handle = try idle.withLock { $0.popLast() } ?? SQLiteHandle.open(path: path)
         defer {
             let extra = idle.withLock { readers -> SQLiteHandle? in
@@ -87,7 +87,7 @@ public final class SQLiteProvider: DatabaseProvider {
 
     /// Writes go through the one writer, so a single statement is a transaction like any other (and
     /// joins the open group commit).
-    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    public func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await transaction(body)
     }
 

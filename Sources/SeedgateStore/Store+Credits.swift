@@ -41,18 +41,29 @@ extension SQLStore {
             let balance = try row?.decode(column: "balance", as: Int64.self) ?? 0
             let held = try row?.decode(column: "held", as: Int64.self) ?? 0
             let inFlight = try row?.decode(column: "in_flight", as: Int64.self) ?? 0
-            if inFlight + Int64(counted) > limit {
-                throw SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
-                                    message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
-            }
-            throw SeedgateError(
-                .insufficientCredits, code: "insufficient_credits",
-                message: "\(what) costs up to \(amount) credits; available balance is \(balance - held) credits (balance \(balance), held \(held))"
-            )
+            throw Self.holdRefusal(balance: balance, held: held, inFlight: inFlight, counted: counted, limit: limit, amount: amount, what: what)
+                ?? Self.insufficient(amount: amount, balance: balance, held: held, what: what)
         }
         if amount > 0 {
             try await insertLedger(db, keyID: keyID, kind: "hold", balance: 0, held: amount, ref: ref, note: nil)
         }
+    }
+
+    /// Why the hold rule refuses `amount` and `counted` more tasks on a key with these figures (429 for
+    /// its in-flight limit, else 402), or nil when it would take them.
+    package static func holdRefusal(balance: Int64, held: Int64, inFlight: Int64, counted: Int, limit: Int64, amount: Int64, what: String) -> SeedgateError? {
+        if inFlight + Int64(counted) > limit {
+            return SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
+                                 message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
+        }
+        return balance - held >= amount ? nil : insufficient(amount: amount, balance: balance, held: held, what: what)
+    }
+
+    private static func insufficient(amount: Int64, balance: Int64, held: Int64, what: String) -> SeedgateError {
+        SeedgateError(
+            .insufficientCredits, code: "insufficient_credits",
+            message: "\(what) costs up to \(amount) credits; available balance is \(balance - held) credits (balance \(balance), held \(held))"
+        )
     }
 
     /// Charges `cost` and gives back the rest of the hold for `ref`. `endsVideoTask`: `ref` is a video
@@ -90,7 +101,9 @@ extension SQLStore {
 
     /// The hold rule, as the statement that applies it: the key's available balance covers `amount` and
     /// `counted` more unfinished tasks stay within `limit`. Returns the key's id when the hold was taken,
-    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission.
+    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission; the
+    /// prepared submission on PostgreSQL (`PostgresPrepared.VideoSubmission`) spells it again for one
+    /// task, and the credit and limit tests run on PostgreSQL hold it to the same answers.
     package static func takeHold(keyID: String, amount: Int64, counted: Int, limit: Int64) -> SQLQueryString {
         """
         UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)
@@ -101,9 +114,12 @@ extension SQLStore {
     /// A ledger line: its columns, and its values in that order.
     package static let ledgerColumns = "ledger (id, key_id, kind, balance_delta, held_delta, ref, note, created_at)"
 
+    /// A new ledger line's id.
+    package static func ledgerID(at date: Date) -> String { "led_" + Identifiers.ulid(date) }
+
     package static func ledgerValues(keyID: String, kind: String, balance: Int64, held: Int64, ref: String?, note: String?, at: Date) -> SQLQueryString {
         """
-        \(bind: "led_" + Identifiers.ulid(at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
+        \(bind: ledgerID(at: at)), \(bind: keyID), \(bind: kind), \(bind: balance), \(bind: held), \(bind: ref), \(bind: note), \(bind: Epoch.millis(at))
         """
     }
 

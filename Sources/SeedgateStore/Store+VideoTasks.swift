@@ -73,10 +73,28 @@ extension SQLStore {
     ) async throws -> (task: VideoTask, replayed: Bool) {
         let now = clock.now
         let requestJSON = StoredJSON.encode(request)
-        if idempotency == nil, provider.flavor == .postgres,
-           let task = try await insertVideoTaskInOneStatement(keyID: keyID, request: request, requestJSON: requestJSON, dialect: dialect,
-                                                              requestID: requestID, seed: seed, hold: hold, maxInFlight: maxInFlight, now: now) {
-            return (task, false)
+        if idempotency == nil, provider.flavor == .postgres {
+            // Refused, it is told why from the key's figures as they are now, read without a lock; should
+            // they show room after all (a batch was refused whole, or tasks finished meanwhile), it is
+            // tried again alone. The transaction below is the last resort, for a key that keeps changing.
+            for attempt in 0..<3 {
+                if let task = try await insertVideoTaskInOneStatement(
+                    keyID: keyID, request: request, requestJSON: requestJSON, dialect: dialect, requestID: requestID, seed: seed, hold: hold,
+                    maxInFlight: maxInFlight, batched: attempt == 0, now: now) {
+                    return (task, false)
+                }
+                let limit = Int64(clamping: maxInFlight)
+                let figures = try await provider.read { db in
+                    try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
+                        .map { (try $0.decode(column: "balance", as: Int64.self), try $0.decode(column: "held", as: Int64.self),
+                                try $0.decode(column: "in_flight", as: Int64.self)) }
+                }
+                guard let (balance, held, inFlight) = figures else { break }
+                if let refusal = Self.holdRefusal(balance: balance, held: held, inFlight: inFlight, counted: 1, limit: limit, amount: hold,
+                                                  what: Self.holdDescription(request)) {
+                    throw refusal
+                }
+            }
         }
         return try await provider.transaction { db in
             if let idempotency {
@@ -100,7 +118,7 @@ extension SQLStore {
             let task = Self.newVideoTask(keyID: keyID, request: request, dialect: dialect, requestID: requestID, seed: seed, hold: hold, at: now)
             let id = task.id
             try await db.raw("INSERT INTO \(unsafeRaw: Self.videoTaskColumns) VALUES (\(Self.videoTaskValues(task, requestJSON: requestJSON)))").run()
-            try await self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: "this \(request.duration) s \(request.resolution) video",
+            try await self.placeHold(db, keyID: keyID, ref: id, amount: hold, what: Self.holdDescription(request),
                                      inFlightLimit: maxInFlight)
             if let idempotency {
                 try await db.raw("""
@@ -110,6 +128,11 @@ extension SQLStore {
             }
             return (task, false)
         }
+    }
+
+    /// What a video's hold is for, in a refusal's message.
+    private static func holdDescription(_ request: GenerationRequest) -> String {
+        "this \(request.duration) s \(request.resolution) video"
     }
 
     /// A task as a submission makes it: pending, nothing rendered yet.
@@ -131,28 +154,69 @@ extension SQLStore {
     }
 
     /// On PostgreSQL, the hold, the task and its ledger line in one statement (data-modifying CTEs
-    /// commit together), so a submission is one round trip instead of five. Nil when the hold was
+    /// commit together), so a submission is one round trip instead of five; and submissions of one key
+    /// that arrive while another is written go in together (`SubmissionBatches`). Nil when the hold was
     /// refused: nothing was written, and the transaction of `insertVideoTask` says why (or, if the
     /// balance changed meanwhile, stores the task after all).
     private func insertVideoTaskInOneStatement(
         keyID: String, request: GenerationRequest, requestJSON: String, dialect: Dialect, requestID: String?, seed: Int64, hold: Int64,
-        maxInFlight: Int, now: Date
+        maxInFlight: Int, batched: Bool, now: Date
     ) async throws -> VideoTask? {
         let task = Self.newVideoTask(keyID: keyID, request: request, dialect: dialect, requestID: requestID, seed: seed, hold: hold, at: now)
-        let ledger = Self.ledgerValues(keyID: keyID, kind: "hold", balance: 0, held: hold, ref: task.id, note: nil, at: now)
+        let submission = Submission(task: task, requestJSON: requestJSON, ledgerID: Self.ledgerID(at: now))
+        let limit = Int64(clamping: maxInFlight)
+        let written: Bool
+        if batched, let submissions {
+            written = try await submissions.submit(submission, key: "\(keyID) \(limit)") { batch in
+                try await self.insertVideoTasks(batch, keyID: keyID, limit: limit)
+            }
+        } else {
+            written = try await insertVideoTasks([submission], keyID: keyID, limit: limit)
+        }
+        return written ? task : nil
+    }
+
+    /// A new task with what its row and its ledger line are written from.
+    package struct Submission: Sendable {
+        let task: VideoTask
+        let requestJSON: String
+        let ledgerID: String
+    }
+
+    /// One key's submissions in one statement: the hold for all of them (the rule of `takeHold`), their
+    /// rows and their ledger lines; all written, or (the rule refused) none. One alone runs prepared.
+    private func insertVideoTasks(_ batch: [Submission], keyID: String, limit: Int64) async throws -> Bool {
+        if batch.count == 1, let only = batch.first, let postgres = provider as? PostgresProvider,
+           let rows = try await postgres.prepared(PostgresPrepared.VideoSubmission(
+               task: only.task, requestJSON: only.requestJSON, inFlightLimit: limit, ledgerID: only.ledgerID), again: false) {
+            return try rows.first?.decode(column: "n", as: Int.self) == 1
+        }
+        let total = batch.reduce(Int64(0)) { $0 + $1.task.hold }
+        let rows = SQLList(batch.map { item -> SQLQueryString in
+            "(\(Self.videoTaskValues(item.task, requestJSON: item.requestJSON)), \(bind: item.ledgerID))"
+        })
         let inserted = try await provider.write { db in
             try await db.raw("""
-                WITH held AS (\(Self.takeHold(keyID: keyID, amount: hold, counted: 1, limit: Int64(clamping: maxInFlight)))),
-                task AS (INSERT INTO \(unsafeRaw: Self.videoTaskColumns) SELECT \(Self.videoTaskValues(task, requestJSON: requestJSON)) FROM held RETURNING id),
-                line AS (INSERT INTO \(unsafeRaw: Self.ledgerColumns) SELECT \(ledger) FROM held WHERE \(bind: hold) > 0 RETURNING id)
+                WITH batch (id, key_id, kind, created_at, status, model, request, progress, seed, hold, callback_url, dialect, request_id, ledger_id)
+                    AS (VALUES \(rows)),
+                held AS (\(Self.takeHold(keyID: keyID, amount: total, counted: batch.count, limit: limit))),
+                task AS (INSERT INTO \(unsafeRaw: Self.videoTaskColumns)
+                    SELECT b.id, b.key_id, b.kind, b.created_at, b.status, b.model, b.request, b.progress, b.seed, b.hold, b.callback_url, b.dialect, b.request_id
+                    FROM batch b, held RETURNING id),
+                line AS (INSERT INTO \(unsafeRaw: Self.ledgerColumns)
+                    SELECT b.ledger_id, b.key_id, 'hold', 0, b.hold, b.id, NULL, b.created_at FROM batch b, held WHERE b.hold > 0 RETURNING id)
                 SELECT COUNT(*) AS n FROM task
                 """).first()?.decode(column: "n", as: Int.self) ?? 0
         }
-        return inserted == 1 ? task : nil
+        return inserted == batch.count
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
-        try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
+        // Every dialect's task view reads it, as often as clients poll: prepared on PostgreSQL.
+        if let postgres = provider as? PostgresProvider, let rows = try await postgres.prepared(PostgresPrepared.VideoTask(id: id, keyID: keyID), again: true) {
+            return try rows.first.map(Self.videoTask(from:))
+        }
+        return try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
     }
 
     package func videoTask(_ db: any SQLDatabase, id: String, keyID: String) async throws -> VideoTask? {

@@ -52,18 +52,26 @@ extension SQLStore {
 
     /// A video task with its webhook's delivery state, in one query: what a task poll shows.
     public func videoTaskWithWebhook(id: String, keyID: String) async throws -> (task: VideoTask, webhook: WebhookDelivery?)? {
-        try await provider.read { db in
+        @Sendable func decode(_ row: any SQLRow) throws -> (task: VideoTask, webhook: WebhookDelivery?) {
+            let hasWebhook = try !row.decodeNil(column: "webhook_id")
+            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
+        }
+        // The most frequent read of all (clients poll it): prepared on PostgreSQL.
+        if let postgres = provider as? PostgresProvider,
+           let rows = try await postgres.prepared(PostgresPrepared.VideoTaskWithWebhook(id: id, keyID: keyID), again: true) {
+            return try rows.first.map(decode)
+        }
+        return try await provider.read { db in
             guard let row = try await db.raw("""
                 SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
                 WHERE t.id = \(bind: id) AND t.key_id = \(bind: keyID) AND t.kind = 'video' AND t.deleted_at IS NULL
                 """).first()
             else { return nil }
-            let hasWebhook = try !row.decodeNil(column: "webhook_id")
-            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
+            return try decode(row)
         }
     }
 
-    private static let prefixedDeliveryColumns = [
+    static let prefixedDeliveryColumns = [
         "id", "key_id", "task_id", "url", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "delivered_at",
     ].map { "w.\($0) AS webhook_\($0)" }.joined(separator: ", ")
 

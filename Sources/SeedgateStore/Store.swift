@@ -13,11 +13,15 @@ public struct SQLStore: GatewayStore {
     /// On PostgreSQL, live keys kept between requests (see `KeyCache`); SQLite answers on the calling
     /// thread, so it is asked every time and a revocation holds at once.
     package let keyCache: KeyCache?
+    /// On PostgreSQL, one key's submissions arriving together are written together (see
+    /// `SubmissionBatches`); SQLite's writer already commits waiting transactions together.
+    package let submissions: SubmissionBatches<Submission>?
 
     public init(provider: any DatabaseProvider, clock: any WallClock = SystemClock()) {
         self.provider = provider
         self.clock = clock
         self.keyCache = provider.flavor == .postgres ? KeyCache(clock: clock) : nil
+        self.submissions = provider.flavor == .postgres ? SubmissionBatches() : nil
     }
 
     public func migrate() async throws {

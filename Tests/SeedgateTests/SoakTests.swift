@@ -132,29 +132,15 @@ extension Sequence where Element: Sendable {
 /// never returns fails the test by name instead of hanging the run. (The work is left running, since a
 /// hung await cannot be cancelled from outside.)
 func within<R: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
-    let once = ResumeOnce<R>()
+    let once = FirstAnswer<R>()
     return try await withCheckedThrowingContinuation { continuation in
         once.set(continuation)
         Task {
-            do { once.finish(.success(try await body())) } catch { once.finish(.failure(error)) }
+            do { once.give(.success(try await body())) } catch { once.give(.failure(error)) }
         }
         Task {
             try? await Task.sleep(for: limit)
-            once.finish(.failure(FixtureError("\(what) did not answer in \(limit)")))
-        }
-    }
-}
-
-/// A continuation resumed by whichever result comes first; later ones are dropped.
-private final class ResumeOnce<R: Sendable>: Sendable {
-    private let pending = Mutex<CheckedContinuation<R, any Error>?>(nil)
-
-    func set(_ continuation: CheckedContinuation<R, any Error>) { pending.withLock { $0 = continuation } }
-
-    func finish(_ result: Result<R, any Error>) {
-        pending.withLock { continuation in
-            continuation?.resume(with: result)
-            continuation = nil
+            once.give(.failure(FixtureError("\(what) did not answer in \(limit)")))
         }
     }
 }

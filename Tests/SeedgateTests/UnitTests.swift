@@ -6,6 +6,7 @@ import SeedgateEngines
 import SeedgateHTTP
 import SeedgateStore
 import SeedgateSupport
+import Synchronization
 import Testing
 
 @Suite("media requirements (pure)")
@@ -325,18 +326,18 @@ extension StoreTests {
         let now = store.clock.now
         var ids: [String] = []
         // Far enough apart that a loaded machine's pauses between these lines change nothing.
-        for (index, delay) in [-1.0, 20.0, 300.0].enumerated() {
+        for (index, delay) in [-1.0, 120.0, 600.0].enumerated() {
             ids.append(try await Self.runningUpstream(store, keyID: key.id, index: index, channel: "ark-a", firstPoll: now.addingTimeInterval(delay)))
         }
         #expect(try await store.claimDuePolls(owner: "p", lease: .seconds(60), limit: 10).map(\.id) == [ids[0]])
-        let swept = try await store.claimDuePolls(owner: "q", lease: .seconds(60), limit: 10, within: .seconds(30))
-        #expect(swept.map(\.id) == [ids[1]], "due within the sweep's window, not the one due in 300 s, nor the one already held")
+        let swept = try await store.claimDuePolls(owner: "q", lease: .seconds(60), limit: 10, within: .seconds(240))
+        #expect(swept.map(\.id) == [ids[1]], "due within the sweep's window, not the one due in 600 s, nor the one already held")
         let sweptTask = try #require(swept.first)
 
         // A callback wakes the swept task before its check is recorded: the earlier time stands.
         #expect(try await store.wakeUpstreamTask(taskID: ids[1], token: "token-1"))
         let first = try #require(try await store.videoTask(id: ids[0], keyID: key.id))
-        let next = now.addingTimeInterval(400)
+        let next = now.addingTimeInterval(800)
         try await store.reschedulePolls([
             PollCheck(task: first, upstreamStatus: "running", progress: 40, next: next),
             PollCheck(task: sweptTask, upstreamStatus: "running", progress: 30, next: next),
@@ -345,11 +346,84 @@ extension StoreTests {
         #expect(try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10).isEmpty)
         try await store.reschedulePolls([PollCheck(task: sweptTask, upstreamStatus: "running", progress: 30, next: next)], owner: "q")
         let recorded = try await store.claimDuePolls(owner: "r", lease: .seconds(60), limit: 10)
-        #expect(recorded.map(\.id) == [ids[1]], "the woken task is due now; the other waits for its 400 s")
+        #expect(recorded.map(\.id) == [ids[1]], "the woken task is due now; the other waits for its 800 s")
         #expect(recorded.first?.upstream?.status == "running" && recorded.first?.upstream?.polls == 1 && recorded.first?.progress == 30)
-        let later = try await store.claimDuePolls(owner: "s", lease: .seconds(60), limit: 10, within: .seconds(450))
+        let later = try await store.claimDuePolls(owner: "s", lease: .seconds(60), limit: 10, within: .seconds(900))
         #expect(Set(later.map(\.id)) == [ids[0], ids[2]])
         #expect(later.first { $0.id == ids[0] }?.upstream?.nextPollAt == Epoch.millis(next))
+        await store.provider.close()
+    }
+
+    @Test("PostgreSQL: the task read runs prepared; when a change of the table leaves a connection's copy stale, that connection is closed and the read still answers",
+          .enabled(if: Backend.postgresURL != nil))
+    func preparedTaskRead() async throws {
+        let store = try await Backend.postgres.openStore()
+        let postgres = try #require(store.provider as? PostgresProvider)
+        let (key, _, _) = try await store.createKey(name: "k", credits: 100_000)
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
+        let (task, _) = try await store.insertVideoTask(keyID: key.id, request: request, seed: 1, hold: 100, idempotency: nil)
+        for _ in 0..<10 { #expect(try await store.videoTaskWithWebhook(id: task.id, keyID: key.id)?.task.id == task.id) }
+        #expect(postgres.staleStatements.value == 0)
+        // What another replica's migration could do to a column the statement returns: its type changes.
+        try await store.provider.read { db in try await db.raw("ALTER TABLE tasks ALTER COLUMN request_id TYPE VARCHAR(200)").run() }
+        for _ in 0..<10 {
+            let read = try await store.videoTaskWithWebhook(id: task.id, keyID: key.id)
+            #expect(read?.task.id == task.id && read?.task.request == request)
+        }
+        #expect(postgres.staleStatements.value >= 1, "the read was prepared, so its stale copy was met and replaced")
+        #expect(try await store.videoTaskWithWebhook(id: task.id, keyID: "key_other") == nil)
+        // The plain read (toapis's, crun's and Ark's views) is prepared too, and meets the same change.
+        for _ in 0..<10 { #expect(try await store.videoTask(id: task.id, keyID: key.id)?.id == task.id) }
+        let stale = postgres.staleStatements.value
+        try await store.provider.read { db in try await db.raw("ALTER TABLE tasks ALTER COLUMN request_id TYPE TEXT").run() }
+        for _ in 0..<10 { #expect(try await store.videoTask(id: task.id, keyID: key.id)?.request == request) }
+        #expect(postgres.staleStatements.value > stale)
+        #expect(try await store.videoTask(id: task.id, keyID: "key_other") == nil)
+        await store.provider.close()
+    }
+
+    @Test("PostgreSQL: one key's submissions sent at once are written together, and the key's credits and in-flight limit still hold exactly",
+          .enabled(if: Backend.postgresURL != nil))
+    func batchedSubmissions() async throws {
+        let store = try await Backend.postgres.openStore()
+        let batches = try #require(store.submissions)
+        let request = try TestSupport.generationRequest(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#)
+        /// 24 submissions at once; the codes of those refused, by count, and the ids of those written.
+        func burst(_ keyID: String, maxInFlight: Int) async -> (written: [String], refused: [String: Int]) {
+            await withTaskGroup(of: Result<String, SeedgateError>.self) { group in
+                for _ in 0..<24 {
+                    group.addTask {
+                        do {
+                            return .success(try await store.insertVideoTask(keyID: keyID, request: request, seed: 1, hold: 100, maxInFlight: maxInFlight, idempotency: nil).task.id)
+                        } catch let error as SeedgateError { return .failure(error) } catch { return .failure(.internalError()) }
+                    }
+                }
+                var written: [String] = [], refused: [String: Int] = [:]
+                for await result in group {
+                    switch result {
+                    case .success(let id): written.append(id)
+                    case .failure(let error): refused[error.code, default: 0] += 1
+                    }
+                }
+                return (written, refused)
+            }
+        }
+        // Credits for 12 of the 24.
+        let (poor, _, _) = try await store.createKey(name: "poor", credits: 1_200)
+        let first = await burst(poor.id, maxInFlight: 1_000)
+        #expect(first.written.count == 12 && first.refused == ["insufficient_credits": 12], "\(first.refused)")
+        #expect(Set(first.written).count == 12)
+        // Room for 10 in flight.
+        let (busy, _, _) = try await store.createKey(name: "busy", credits: 1_000_000)
+        let second = await burst(busy.id, maxInFlight: 10)
+        #expect(second.written.count == 10 && second.refused == ["too_many_tasks_in_flight": 14], "\(second.refused)")
+        #expect(batches.batches.value > 0, "some were written in a batch")
+        for (key, count) in [(poor.id, 12), (busy.id, 10)] {
+            let totals = try await store.ledgerTotals(keyID: key)
+            #expect(totals.held == Int64(count) * 100 && totals.ledgerHeld == totals.held, "\(totals)")
+            #expect(totals.inFlight == Int64(count) && totals.unfinished == Int64(count), "\(totals)")
+        }
+        for id in first.written { #expect(try await store.videoTask(id: id, keyID: poor.id)?.hold == 100) }
         await store.provider.close()
     }
 
@@ -401,6 +475,93 @@ struct TransactionTests {
             #expect(try await store.listKeys().allSatisfy { $0.id != "k1" })
         }
         await provider.close()
+    }
+}
+
+@Suite("database calls bounded in time")
+struct CallBoundTests {
+    @Test("a sweep ends only the calls past their deadline, once each, and says which ended that way")
+    func watchdogSweeps() {
+        let watchdog = CallWatchdog()
+        let ended = Mutex<[String]>([])
+        let start = ContinuousClock.now
+        let quick = watchdog.begin(limit: .seconds(30)) { ended.withLock { $0.append("quick") } }
+        let slow = watchdog.begin(limit: .seconds(1)) { ended.withLock { $0.append("slow") } }
+        let done = watchdog.begin(limit: .seconds(1)) { ended.withLock { $0.append("done") } }
+        #expect(watchdog.finish(done) == false, "finished in time: its own result stands")
+        #expect(watchdog.sweep(now: start) == 0)
+        #expect(watchdog.sweep(now: start + .seconds(2)) == 1)
+        #expect(watchdog.sweep(now: start + .seconds(3)) == 0, "ended once")
+        #expect(ended.withLock { $0 } == ["slow"])
+        #expect(watchdog.finish(slow) == true, "its error is the overrun's")
+        #expect(watchdog.finish(quick) == false)
+        #expect(watchdog.sweep(now: start + .seconds(60)) == 0, "a finished call is not ended later")
+        #expect(watchdog.overruns.value == 1)
+    }
+
+    @Test("PostgreSQL: a read past its limit, or one whose connection the server cuts, answers database_unavailable (503) and the next read works",
+          .enabled(if: Backend.postgresURL != nil))
+    func boundedReads() async throws {
+        let url = try await Backend.freshPostgresDatabase()
+        let provider = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 2, callLimit: .seconds(1), logger: TestSupport.logger)
+        let admin = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        let started = ContinuousClock.now
+        let overrun = await #expect(throws: SeedgateError.self) {
+            try await provider.read { db in try await db.raw("SELECT pg_sleep(20)").run() }
+        }
+        #expect(overrun?.code == "database_unavailable" && overrun?.kind == .serviceUnavailable)
+        #expect(ContinuousClock.now - started < .seconds(10), "ended by the watchdog, not by the query")
+        #expect(provider.watchdog.overruns.value == 1)
+        #expect(try await provider.read { db in try await db.raw("SELECT 1 AS one").first()?.decode(column: "one", as: Int.self) } == 1)
+
+        // The server ends the backend under a running write (as a restart does): a 503, not a 500, and
+        // not run again (it may have been done).
+        let patient = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        let cut = Task {
+            try await patient.write { db in try await db.raw("SELECT pg_sleep(20), 'seedgate-cut-me'").run() }
+        }
+        @Sendable func terminate(_ which: String) async throws -> Int {
+            try await admin.read { db in
+                try await db.raw("""
+                    SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND \(unsafeRaw: which)
+                    """).first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+        }
+        var terminated = 0
+        for _ in 0..<100 where terminated == 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            terminated = try await terminate("state = 'active' AND query LIKE '%seedgate-cut-me%'")
+        }
+        #expect(terminated == 1)
+        let lost = await #expect(throws: SeedgateError.self) { try await cut.value }
+        #expect(lost?.code == "database_unavailable")
+        #expect(patient.watchdog.overruns.value == 0, "the server's cut, not the watchdog")
+        #expect(try await patient.read { db in try await db.raw("SELECT 2 AS two").first()?.decode(column: "two", as: Int.self) } == 2)
+        // Every idle pooled connection cut at once (a restart): the next reads answer, on new connections.
+        #expect(try await terminate("TRUE") >= 1)
+        for n in 3..<7 {
+            #expect(try await patient.read { db in try await db.raw("SELECT \(literal: n) AS n").first()?.decode(column: "n", as: Int.self) } == n)
+        }
+        // A call whose connection is cut under it: a read is asked again on a new connection, a write is not.
+        let reads = StatementCounter(), writes = StatementCounter()
+        #expect(try await patient.read { db in
+            reads.add()
+            if reads.value == 1 { try await db.raw("SELECT pg_terminate_backend(pg_backend_pid())").run() }
+            return try await db.raw("SELECT 7 AS n").first()?.decode(column: "n", as: Int.self)
+        } == 7)
+        #expect(reads.value == 2)
+        let cutWrite = await #expect(throws: SeedgateError.self) {
+            try await patient.write { db in
+                writes.add()
+                try await db.raw("SELECT pg_terminate_backend(pg_backend_pid())").run()
+            }
+        }
+        #expect(cutWrite?.code == "database_unavailable" && writes.value == 1)
+        // A statement's own error is still its own.
+        let own = await #expect(throws: (any Error).self) { try await patient.read { db in try await db.raw("SELECT * FROM no_such_table").run() } }
+        #expect(own != nil && !(own is SeedgateError))
+        for p in [provider, admin, patient] { await p.close() }
     }
 }
 
