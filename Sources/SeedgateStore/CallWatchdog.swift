@@ -1,12 +1,12 @@
 import Foundation
 import Synchronization
 
-/// Bounds how long one database call may take. A call registers what would end it (closing its
-/// connection, which fails the query it waits on); a sweep once a second ends the calls that ran past
-/// their limit. A query on a connection that a database restart cut can otherwise wait for an answer
-/// that never comes, and with it the request that asked.
+/// Bounds how long one database call may take. A call registers what ends it (in `PostgresProvider`:
+/// answering its caller with a 503 and closing its connection); a sweep once a second ends the calls
+/// that ran past their limit. A query on a connection that a database restart cut can otherwise wait
+/// for an answer that never comes, and with it the request that asked.
 ///
-/// One lock taken to begin a call and one to end it: no timer or task per call.
+/// One lock taken to begin a call and one to end it: no timer per call.
 package final class CallWatchdog: Sendable {
     private struct Call {
         let deadline: ContinuousClock.Instant

@@ -90,7 +90,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                 return try await attempt(body)
             } catch let lost as ConnectionLost {
                 tries -= 1
-                if tries == 0 { throw Self.unavailable(lost.error) }
+                if tries == 0 { throw self.unavailable(lost.error) }
             }
         }
     }
@@ -103,7 +103,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         do {
             connection = try await pool.requestConnection(logger: logger).get()
         } catch {
-            throw Self.unavailable(error)
+            throw self.unavailable(error)
         }
         let (pool, logger, limit, watchdog) = (pool, logger, callLimit, watchdog)
         let release = Once()
@@ -156,8 +156,10 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         return error is ConnectionPoolTimeoutError || error is ConnectionPoolError || error is ChannelError || error is IOError
     }
 
-    private static func unavailable(_ error: any Error) -> SeedgateError {
-        SeedgateError(.serviceUnavailable, code: "database_unavailable", message: "the database cannot be reached just now; try again", retryAfter: 1)
+    /// The 503 for a database that cannot be reached; its cause goes to the log, not to the client.
+    private func unavailable(_ error: any Error) -> SeedgateError {
+        logger.warning("the database cannot be reached", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+        return SeedgateError(.serviceUnavailable, code: "database_unavailable", message: "the database cannot be reached just now; try again", retryAfter: 1)
     }
 
     /// A statement on its own commits by itself (autocommit): no BEGIN or COMMIT to wait for.
@@ -170,7 +172,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         do {
             return try await unboundedTransaction(body)
         } catch where Self.isConnectionLost(error) {
-            throw Self.unavailable(error)
+            throw self.unavailable(error)
         }
     }
 

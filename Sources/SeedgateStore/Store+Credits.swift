@@ -37,30 +37,43 @@ extension SQLStore {
         let limit = Int64(clamping: inFlightLimit ?? .max)
         let updated = try await db.raw(Self.takeHold(keyID: keyID, amount: amount, counted: counted, limit: limit)).all()
         guard !updated.isEmpty else {
-            let row = try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
-            let balance = try row?.decode(column: "balance", as: Int64.self) ?? 0
-            let held = try row?.decode(column: "held", as: Int64.self) ?? 0
-            let inFlight = try row?.decode(column: "in_flight", as: Int64.self) ?? 0
-            throw Self.holdRefusal(balance: balance, held: held, inFlight: inFlight, counted: counted, limit: limit, amount: amount, what: what)
-                ?? Self.insufficient(amount: amount, balance: balance, held: held, what: what)
+            let figures = try await Self.holdFigures(db, keyID: keyID) ?? HoldFigures(balance: 0, held: 0, inFlight: 0)
+            throw Self.holdRefusal(figures, counted: counted, limit: limit, amount: amount, what: what)
+                ?? Self.insufficient(figures, amount: amount, what: what)
         }
         if amount > 0 {
             try await insertLedger(db, keyID: keyID, kind: "hold", balance: 0, held: amount, ref: ref, note: nil)
         }
     }
 
-    /// Why the hold rule refuses `amount` and `counted` more tasks on a key with these figures (429 for
-    /// its in-flight limit, else 402), or nil when it would take them.
-    package static func holdRefusal(balance: Int64, held: Int64, inFlight: Int64, counted: Int, limit: Int64, amount: Int64, what: String) -> SeedgateError? {
-        if inFlight + Int64(counted) > limit {
-            return SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
-                                 message: "this key has \(inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
-        }
-        return balance - held >= amount ? nil : insufficient(amount: amount, balance: balance, held: held, what: what)
+    /// What the hold rule looks at on a key.
+    package struct HoldFigures: Sendable {
+        let balance: Int64
+        let held: Int64
+        let inFlight: Int64
     }
 
-    private static func insufficient(amount: Int64, balance: Int64, held: Int64, what: String) -> SeedgateError {
-        SeedgateError(
+    /// The key's figures as they are now; nil when there is no such key.
+    package static func holdFigures(_ db: any SQLDatabase, keyID: String) async throws -> HoldFigures? {
+        try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first().map { row in
+            HoldFigures(balance: try row.decode(column: "balance", as: Int64.self), held: try row.decode(column: "held", as: Int64.self),
+                        inFlight: try row.decode(column: "in_flight", as: Int64.self))
+        }
+    }
+
+    /// Why the hold rule refuses `amount` and `counted` more tasks on a key with these figures (429 for
+    /// its in-flight limit, else 402), or nil when it would take them.
+    package static func holdRefusal(_ figures: HoldFigures, counted: Int, limit: Int64, amount: Int64, what: String) -> SeedgateError? {
+        if figures.inFlight + Int64(counted) > limit {
+            return SeedgateError(.rateLimited, code: "too_many_tasks_in_flight",
+                                 message: "this key has \(figures.inFlight) unfinished tasks, its limit; wait for some to finish", retryAfter: 5)
+        }
+        return figures.balance - figures.held >= amount ? nil : insufficient(figures, amount: amount, what: what)
+    }
+
+    private static func insufficient(_ figures: HoldFigures, amount: Int64, what: String) -> SeedgateError {
+        let (balance, held) = (figures.balance, figures.held)
+        return SeedgateError(
             .insufficientCredits, code: "insufficient_credits",
             message: "\(what) costs up to \(amount) credits; available balance is \(balance - held) credits (balance \(balance), held \(held))"
         )
@@ -101,9 +114,10 @@ extension SQLStore {
 
     /// The hold rule, as the statement that applies it: the key's available balance covers `amount` and
     /// `counted` more unfinished tasks stay within `limit`. Returns the key's id when the hold was taken,
-    /// no row when the rule refused it. Shared by `placeHold` and the one-statement submission; the
+    /// no row when the rule refused it. Shared by `placeHold` and PostgreSQL's batched submission; the
     /// prepared submission on PostgreSQL (`PostgresPrepared.VideoSubmission`) spells it again for one
-    /// task, and the credit and limit tests run on PostgreSQL hold it to the same answers.
+    /// task, and the credit and limit tests run on PostgreSQL hold it to the same answers. `holdRefusal`
+    /// says in words why it refused.
     package static func takeHold(keyID: String, amount: Int64, counted: Int, limit: Int64) -> SQLQueryString {
         """
         UPDATE api_keys SET held = held + \(bind: amount), in_flight = in_flight + \(bind: counted)

@@ -83,14 +83,8 @@ extension SQLStore {
                     maxInFlight: maxInFlight, batched: attempt == 0, now: now) {
                     return (task, false)
                 }
-                let limit = Int64(clamping: maxInFlight)
-                let figures = try await provider.read { db in
-                    try await db.raw("SELECT balance, held, in_flight FROM api_keys WHERE id = \(bind: keyID)").first()
-                        .map { (try $0.decode(column: "balance", as: Int64.self), try $0.decode(column: "held", as: Int64.self),
-                                try $0.decode(column: "in_flight", as: Int64.self)) }
-                }
-                guard let (balance, held, inFlight) = figures else { break }
-                if let refusal = Self.holdRefusal(balance: balance, held: held, inFlight: inFlight, counted: 1, limit: limit, amount: hold,
+                guard let figures = try await provider.read({ db in try await Self.holdFigures(db, keyID: keyID) }) else { break }
+                if let refusal = Self.holdRefusal(figures, counted: 1, limit: Int64(clamping: maxInFlight), amount: hold,
                                                   what: Self.holdDescription(request)) {
                     throw refusal
                 }
@@ -155,9 +149,9 @@ extension SQLStore {
 
     /// On PostgreSQL, the hold, the task and its ledger line in one statement (data-modifying CTEs
     /// commit together), so a submission is one round trip instead of five; and submissions of one key
-    /// that arrive while another is written go in together (`SubmissionBatches`). Nil when the hold was
-    /// refused: nothing was written, and the transaction of `insertVideoTask` says why (or, if the
-    /// balance changed meanwhile, stores the task after all).
+    /// that arrive while another is written go in together (`SubmissionBatches`; `batched`). Nil when
+    /// the hold was refused (for this one, or for its batch as a whole): nothing was written, and
+    /// `insertVideoTask` says why, or tries again.
     private func insertVideoTaskInOneStatement(
         keyID: String, request: GenerationRequest, requestJSON: String, dialect: Dialect, requestID: String?, seed: Int64, hold: Int64,
         maxInFlight: Int, batched: Bool, now: Date

@@ -20,10 +20,8 @@ package final class SubmissionBatches<Item: Sendable>: Sendable {
         let item: Item
         let continuation: CheckedContinuation<Turn, any Error>
     }
-    private struct Queue {
-        var waiting: [Waiter] = []
-    }
-    private let queues = Mutex<[String: Queue]>([:])
+    /// Keys being written, with the submissions waiting for the next batch of each.
+    private let waiting = Mutex<[String: [Waiter]]>([:])
     private let largest: Int
     /// Batches of more than one written, for the tests and the logs.
     package let batches = StatementCounter()
@@ -36,19 +34,20 @@ package final class SubmissionBatches<Item: Sendable>: Sendable {
     /// or `write`'s own answer for a batch of one.
     package func submit(_ item: Item, key: String, write: @Sendable ([Item]) async throws -> Bool) async throws -> Bool {
         let turn: Turn = try await withCheckedThrowingContinuation { continuation in
-            let writeNow = queues.withLock { queues -> Bool in
-                if queues[key] != nil {
-                    queues[key]!.waiting.append(Waiter(item: item, continuation: continuation))
+            let writeNow = waiting.withLock { waiting -> Bool in
+                if waiting[key] != nil {
+                    waiting[key]!.append(Waiter(item: item, continuation: continuation))
                     return false
                 }
-                queues[key] = Queue()
+                waiting[key] = []
                 return true
             }
             if writeNow { continuation.resume(returning: .write(others: [])) }
         }
-        guard case .write(let others) = turn else {
-            if case .written(let written) = turn { return written }
-            return false
+        let others: [Waiter]
+        switch turn {
+        case .written(let written): return written
+        case .write(let batch): others = batch
         }
         if !others.isEmpty { batches.add() }
         let outcome: Result<Bool, any Error>
@@ -66,13 +65,13 @@ package final class SubmissionBatches<Item: Sendable>: Sendable {
 
     /// Hands the key's next batch to the first of its waiters, or closes the key's queue.
     private func passOn(_ key: String) {
-        let next: [Waiter] = queues.withLock { queues in
-            guard let waiting = queues[key]?.waiting, !waiting.isEmpty else {
-                queues[key] = nil
+        let next: [Waiter] = waiting.withLock { waiting in
+            guard let queued = waiting[key], !queued.isEmpty else {
+                waiting[key] = nil
                 return []
             }
-            let batch = Array(waiting.prefix(largest))
-            queues[key]!.waiting.removeFirst(batch.count)
+            let batch = Array(queued.prefix(largest))
+            waiting[key]!.removeFirst(batch.count)
             return batch
         }
         guard let first = next.first else { return }

@@ -558,10 +558,60 @@ struct CallBoundTests {
             }
         }
         #expect(cutWrite?.code == "database_unavailable" && writes.value == 1)
+        // A transaction (not bounded in time) whose connection is cut is a 503 too.
+        let cutTransaction = await #expect(throws: SeedgateError.self) {
+            try await patient.transaction { db in try await db.raw("SELECT pg_terminate_backend(pg_backend_pid())").run() }
+        }
+        #expect(cutTransaction?.code == "database_unavailable")
         // A statement's own error is still its own.
         let own = await #expect(throws: (any Error).self) { try await patient.read { db in try await db.raw("SELECT * FROM no_such_table").run() } }
         #expect(own != nil && !(own is SeedgateError))
         for p in [provider, admin, patient] { await p.close() }
+    }
+
+    @Test("through the router: while PostgreSQL refuses connections every dialect answers 503 database_unavailable in its own envelope with Retry-After, and answers again once it is back",
+          .enabled(if: Backend.postgresURL != nil))
+    func databaseDownThroughRouter() async throws {
+        try await withGateway(backend: .postgres) { gw in
+            let key = try await gw.newKey()
+            let url = try #require(gw.configuration.databaseURL)
+            let name = try #require(URL(string: url)?.path.dropFirst()).description
+            let admin = try PostgresProvider(url: try #require(Backend.postgresURL), maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+            @Sendable func allow(_ allowed: Bool) async throws {
+                try await admin.read { db in try await db.raw("ALTER DATABASE \(ident: name) ALLOW_CONNECTIONS \(unsafeRaw: allowed ? "true" : "false")").run() }
+                if !allowed {
+                    try await admin.read { db in
+                        try await db.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(bind: name)").run()
+                    }
+                }
+            }
+            let apimart = "/v1/tasks/task_01M900000000000000000000", toapis = "\(ToapisAndCrunTests.base)/assets/asset-none"
+            let crun = "/api/v1/client/job/asset-info?asset_id=asset-none"
+            #expect(try await gw.get(apimart, key: key).status == 404)
+
+            try await allow(false)
+            // Past the key cache's recheck, so that authentication asks the database too.
+            try await Task.sleep(for: .seconds(1))
+            let down = try await gw.get(apimart, key: key)
+            #expect(down.status == 503 && down.body["error"]["code"].string == "database_unavailable", "\(down.text)")
+            #expect(down.headers[.retryAfter] == "1")
+            let toapisDown = try await gw.get(toapis, key: key)
+            #expect(toapisDown.status == 503 && toapisDown.body["success"].bool == false
+                    && toapisDown.body["error"]["code"].string == "database_unavailable", "\(toapisDown.text)")
+            let crunDown = try await gw.get(crun, key: key, header: .xAPIKey)
+            #expect(crunDown.status == 503 && crunDown.body["code"].int == 503 && crunDown.body["message"].string?.contains("database") == true,
+                    "\(crunDown.text)")
+            #expect(!down.text.contains(name) && !down.text.contains("FATAL"), "the cause stays in the log")
+
+            try await allow(true)
+            var back = try await gw.get(apimart, key: key)
+            for _ in 0..<50 where back.status == 503 {
+                try await Task.sleep(for: .milliseconds(200))
+                back = try await gw.get(apimart, key: key)
+            }
+            #expect(back.status == 404, "\(back.text)")
+            await admin.close()
+        }
     }
 }
 
