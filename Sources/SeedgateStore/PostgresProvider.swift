@@ -191,6 +191,11 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             let result = try await body(db)
             try await control("COMMIT")
             return result
+        } catch where Self.isConnectionLost(error) {
+            // The server has ended the session, and with it the transaction: a ROLLBACK sent on the
+            // cut connection could wait for good. The connection is closed instead.
+            _ = try? await connection.close().get()
+            throw error
         } catch {
             try? await control("ROLLBACK")
             throw error
