@@ -3,13 +3,19 @@ import Synchronization
 
 /// Bounds how long one database call may take. A call registers what ends it (in `PostgresProvider`:
 /// answering its caller with a 503 and closing its connection); a sweep once a second ends the calls
-/// that ran past their limit. A query on a connection that a database restart cut can otherwise wait
-/// for an answer that never comes, and with it the request that asked.
+/// that ran past their limit, and those whose connection has closed under them without their
+/// hearing of it. A query on a connection that a database restart cut can otherwise wait for an
+/// answer that never comes, and with it the request that asked (PostgresNIO drops a query written
+/// to a connection that has just closed, without failing it).
 ///
 /// One lock taken to begin a call and one to end it: no timer per call.
 package final class CallWatchdog: Sendable {
     private struct Call {
-        let deadline: ContinuousClock.Instant
+        let deadline: ContinuousClock.Instant?
+        /// Whether the call's connection has closed under it (no answer can come any more).
+        let isLost: @Sendable () -> Bool
+        /// Seen lost by one sweep: the next one ends it, giving the call that long to end by itself.
+        var lostSeen = false
         let end: @Sendable () -> Void
     }
     private struct State {
@@ -23,17 +29,18 @@ package final class CallWatchdog: Sendable {
 
     package init() {}
 
-    /// Registers a call that `end` stops once it has run past `limit`; returns its ticket for `finish`.
-    package func begin(limit: Duration, end: @escaping @Sendable () -> Void) -> Int {
-        let deadline = ContinuousClock.now + limit
+    /// Registers a call that `end` stops once it has run past `limit` (nil: no limit), or once a sweep
+    /// after the one that first found `isLost` true; returns its ticket for `finish`.
+    package func begin(limit: Duration?, isLost: @escaping @Sendable () -> Bool = { false }, end: @escaping @Sendable () -> Void) -> Int {
+        let deadline = limit.map { ContinuousClock.now + $0 }
         return state.withLock { state in
             state.next &+= 1
-            state.open[state.next] = Call(deadline: deadline, end: end)
+            state.open[state.next] = Call(deadline: deadline, isLost: isLost, end: end)
             return state.next
         }
     }
 
-    /// The call is over; true when a sweep had ended it (its error is then the overrun's, not its own).
+    /// The call is over; true when a sweep had ended it (its error is then the sweep's, not its own).
     package func finish(_ ticket: Int) -> Bool {
         state.withLock { state in
             state.open[ticket] = nil
@@ -41,16 +48,22 @@ package final class CallWatchdog: Sendable {
         }
     }
 
-    /// Ends every call past its deadline at `now`; returns how many.
+    /// Ends every call past its deadline at `now`, or lost since the sweep before; returns how many.
     @discardableResult
     package func sweep(now: ContinuousClock.Instant = .now) -> Int {
         let overdue: [Call] = state.withLock { state in
-            let late = state.open.filter { $0.value.deadline <= now }
-            for ticket in late.keys {
-                state.open[ticket] = nil
-                state.ended.insert(ticket)
+            var late: [Call] = []
+            for (ticket, call) in state.open {
+                let expired = call.deadline.map { $0 <= now } ?? false
+                if expired || call.lostSeen {
+                    state.open[ticket] = nil
+                    state.ended.insert(ticket)
+                    late.append(call)
+                } else if call.isLost() {
+                    state.open[ticket]?.lostSeen = true
+                }
             }
-            return Array(late.values)
+            return late
         }
         for call in overdue {
             overruns.add()
@@ -85,11 +98,52 @@ package final class FirstAnswer<R: Sendable>: Sendable {
 
     package func set(_ continuation: CheckedContinuation<R, any Error>) { pending.withLock { $0 = continuation } }
 
-    package func give(_ result: Result<R, any Error>) {
+    /// Resumes the caller with `result` unless an answer came first; true when this one was taken.
+    @discardableResult
+    package func give(_ result: Result<R, any Error>) -> Bool {
         let continuation = pending.withLock { pending in
             defer { pending = nil }
             return pending
         }
         continuation?.resume(with: result)
+        return continuation != nil
+    }
+}
+
+/// The calls waiting for a pooled connection, so that all of them can be answered at once when
+/// opening one fails in a way that holds for every one of them (the database refuses connections or
+/// cannot be reached). The pool itself fails only the waiter that asked for the new connection; the
+/// others would wait out their whole request timeout for a connection that is not coming.
+package final class ConnectionWaiters: Sendable {
+    private struct State {
+        var next = 0
+        var waiting: [Int: @Sendable (any Error) -> Void] = [:]
+    }
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// Registers a waiter that `fail` answers with the error; returns its ticket for `remove`.
+    package func add(_ fail: @escaping @Sendable (any Error) -> Void) -> Int {
+        state.withLock { state in
+            state.next &+= 1
+            state.waiting[state.next] = fail
+            return state.next
+        }
+    }
+
+    package func remove(_ ticket: Int) {
+        _ = state.withLock { $0.waiting.removeValue(forKey: ticket) }
+    }
+
+    /// Answers every waiter with `error`; returns how many there were.
+    @discardableResult
+    package func failAll(_ error: any Error) -> Int {
+        let waiting = state.withLock { state in
+            defer { state.waiting = [:] }
+            return Array(state.waiting.values)
+        }
+        for fail in waiting { fail(error) }
+        return waiting.count
     }
 }

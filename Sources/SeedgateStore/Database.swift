@@ -12,7 +12,7 @@ public protocol DatabaseProvider: Sendable {
     /// Runs `body` on a connection outside any explicit transaction (single statements are atomic).
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body` inside one transaction: all of it commits, or none of it does.
-    func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R
     /// Runs `body`, a single statement that is atomic by itself (an `UPDATE ... RETURNING`, say), as a
     /// write: on PostgreSQL without BEGIN and COMMIT around it (one round trip instead of three), on
     /// SQLite through the writer like any transaction.
@@ -23,6 +23,12 @@ public protocol DatabaseProvider: Sendable {
     /// `seedgate_store_statements_total`.
     var statements: StatementCounter { get }
     func close() async
+}
+
+/// The event loop whose database connections a task's calls prefer: a request's own (set by the
+/// router), so that its query and its response are handled on one thread rather than two.
+public enum PreferredEventLoop {
+    @TaskLocal public static var current: (any EventLoop)?
 }
 
 /// A count of statements run, shared by a provider's connections.

@@ -26,7 +26,11 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     /// migrations, are not bounded).
     package let callLimit: Duration
     package let watchdog = CallWatchdog()
+    private let waiters = ConnectionWaiters()
+    private let closed = Once()
     private let poolSize: Int
+    /// The pool's event loops, so that a preferred loop is asked for only when the pool has one there.
+    private let loops: Set<ObjectIdentifier>
 
     /// `url`: `postgres://user:password@host:5432/database`.
     public init(url: String, maxConnectionsPerEventLoop: Int = 4, callLimit: Duration = .seconds(30), logger: Logger) throws {
@@ -39,7 +43,8 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             logger: logger,
             on: MultiThreadedEventLoopGroup.singleton
         )
-        self.poolSize = maxConnectionsPerEventLoop * MultiThreadedEventLoopGroup.singleton.makeIterator().reduce(0) { n, _ in n + 1 }
+        self.loops = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
+        self.poolSize = maxConnectionsPerEventLoop * loops.count
         self.logger = logger
         self.callLimit = callLimit
         CallWatchdog.startSweeping(watchdog)
@@ -54,14 +59,14 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     /// was found lost (a read may run twice; a write may not, as it may have been done).
     private func run<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R, again: Bool) async throws -> R {
         let statements = statements
-        return try await bounded(again: again) { connection in try await body(CountedDatabase(base: connection.sql(), counter: statements)) }
+        return try await bounded(again: again, limit: callLimit) { connection in try await body(CountedDatabase(base: connection.sql(), counter: statements)) }
     }
 
     /// Runs one of the prepared statements (`PostgresPrepared`) on a pooled connection; nil when it must
     /// run unprepared instead (its connection had a stale copy of it, and was closed).
     /// `again`: as for `read` (true) or `write` (false).
     package func prepared<Statement: PostgresPreparedStatement>(_ statement: Statement, again: Bool) async throws -> [any SQLRow]? where Statement.Row == PostgresRow {
-        try await bounded(again: again) { connection in
+        try await bounded(again: again, limit: callLimit) { connection in
             self.statements.add()
             do {
                 var rows: [any SQLRow] = []
@@ -76,44 +81,60 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         }
     }
 
-    /// `body` on a pooled connection, within `callLimit`. Past it the caller gets `database_unavailable`
-    /// at once, and the connection is closed (failing the query it waits on, if the query can still be
-    /// failed) and then given back: a query the database will never answer (seen after a restart cut
-    /// its connection) is left behind instead of holding its request for good. A connection the
-    /// database refused or cut is a `database_unavailable` too: a 503 to retry, not a 500.
-    private func bounded<R: Sendable>(again: Bool, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+    /// `body` on a pooled connection, within `callLimit` (nil: unbounded, for transactions). Past it
+    /// the caller gets `database_unavailable` at once, and the connection is closed (failing the query
+    /// it waits on, if the query can still be failed) and then given back: a query the database will
+    /// never answer is left behind instead of holding its request for good. A connection the database
+    /// refused or cut is a `database_unavailable` too: a 503 to retry, not a 500.
+    private func bounded<R: Sendable>(again: Bool, limit: Duration?, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         // A restart cuts every pooled connection at once, and the pool may lend each before it hears of
-        // it: a read goes on to the next, up to one more than the pool holds.
+        // it: a read goes on to the next, up to one more than the pool holds. So does any call whose
+        // connection was found closed before anything was sent on it.
         var tries = again ? poolSize + 1 : 1
+        var unsent = poolSize + 1
         while true {
             do {
-                return try await attempt(body)
+                return try await attempt(limit: limit, body)
             } catch let lost as ConnectionLost {
-                tries -= 1
-                if tries == 0 { throw self.unavailable(lost.error) }
+                if lost.unsent { unsent -= 1 } else { tries -= 1 }
+                if tries == 0 || unsent == 0 { throw self.unavailable(lost.error) }
             }
         }
     }
 
-    /// Marks a call whose connection was lost, for `bounded` to try again or answer 503.
-    private struct ConnectionLost: Error { let error: any Error }
+    /// Marks a call whose connection was lost, for `bounded` to try again or answer 503. `unsent`: lost
+    /// before the call sent anything on it.
+    private struct ConnectionLost: Error {
+        let error: any Error
+        var unsent = false
+    }
 
-    private func attempt<R: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
-        let connection: PostgresConnection
-        do {
-            connection = try await pool.requestConnection(logger: logger).get()
-        } catch {
-            throw self.unavailable(error)
+    /// A connection that closed before or under a call without the call hearing of it.
+    private struct ClosedUnheard: Error, CustomStringConvertible {
+        var description: String { "the connection closed, and the call on it did not hear of it" }
+    }
+
+    private func attempt<R: Sendable>(limit: Duration?, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
+        let connection = try await acquire()
+        let (pool, logger, watchdog) = (pool, logger, watchdog)
+        // Closed between the pool's look and ours: a query written to it now would never be answered.
+        guard !connection.isClosed else {
+            pool.releaseConnection(connection, logger: logger)
+            throw ConnectionLost(error: ClosedUnheard(), unsent: true)
         }
-        let (pool, logger, limit, watchdog) = (pool, logger, callLimit, watchdog)
         let release = Once()
         let answer = FirstAnswer<R>()
         return try await withCheckedThrowingContinuation { continuation in
             answer.set(continuation)
-            let ticket = watchdog.begin(limit: limit) {
-                logger.error("a database call ran past its limit; its connection is closed", metadata: ["limit": "\(limit)"])
-                answer.give(.failure(SeedgateError(.serviceUnavailable, code: "database_unavailable",
-                                                   message: "the database did not answer within \(limit); try again", retryAfter: 1)))
+            let ticket = watchdog.begin(limit: limit, isLost: { connection.isClosed }) {
+                if connection.isClosed {
+                    logger.warning("a database call's connection closed under it and the call did not end; it is ended now")
+                    answer.give(.failure(ConnectionLost(error: ClosedUnheard())))
+                } else {
+                    logger.error("a database call ran past its limit; its connection is closed", metadata: ["limit": "\(limit.map { "\($0)" } ?? "none")"])
+                    answer.give(.failure(SeedgateError(.serviceUnavailable, code: "database_unavailable",
+                                                       message: "the database did not answer in time; try again", retryAfter: 1)))
+                }
                 connection.close().whenComplete { _ in
                     if release.claim() { pool.releaseConnection(connection, logger: logger) }
                 }
@@ -136,6 +157,43 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                 answer.give(result)
             }
         }
+    }
+
+    /// A pooled connection, or `database_unavailable`. When the pool fails to open a connection because
+    /// the database refuses it or cannot be reached, every call then waiting for one is answered at
+    /// once: the pool itself fails only the call that asked for the new connection, and the others
+    /// would wait out the whole `callLimit` for a connection that is not coming.
+    private func acquire() async throws -> PostgresConnection {
+        let (pool, logger, waiters) = (pool, logger, waiters)
+        let preferred = PreferredEventLoop.current.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
+        let answer = FirstAnswer<PostgresConnection>()
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                answer.set(continuation)
+                let ticket = waiters.add { error in answer.give(.failure(error)) }
+                pool.requestConnection(logger: logger, on: preferred).whenComplete { result in
+                    waiters.remove(ticket)
+                    if case .failure(let error) = result, Self.refusesEveryone(error) { waiters.failAll(error) }
+                    // Answered already (by another call's failure): the connection goes back unused.
+                    if !answer.give(result), case .success(let connection) = result {
+                        pool.releaseConnection(connection, logger: logger)
+                    }
+                }
+            }
+        } catch {
+            throw self.unavailable(error)
+        }
+    }
+
+    /// Whether failing to get a connection holds for every caller: the pool could not open one because
+    /// the database refused it or is out of reach. Not a wait that timed out, nor a server that is
+    /// only full (class 53, "too many clients"): there a connection given back serves the next caller.
+    static func refusesEveryone(_ error: any Error) -> Bool {
+        if error is ConnectionPoolTimeoutError || error is ConnectionPoolError { return false }
+        if let error = error as? PSQLError, error.code == .server {
+            return !(error.serverInfo?[.sqlState] ?? "").hasPrefix("53")
+        }
+        return true
     }
 
     /// Whether `error` says the connection itself failed (closed by either side, refused, cut), rather
@@ -167,43 +225,45 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         try await run(body, again: false)
     }
 
-    /// Not bounded in time (a migration may take long), but a lost connection is still a 503.
-    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        do {
-            return try await unboundedTransaction(body)
-        } catch where Self.isConnectionLost(error) {
-            throw self.unavailable(error)
-        }
-    }
-
-    private func unboundedTransaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let connection = try await pool.requestConnection(logger: logger).get()
-        defer { pool.releaseConnection(connection, logger: logger) }
-        let db = CountedDatabase(base: connection.sql(), counter: statements)
-        // Transaction control runs in a task of its own, so it runs even when the calling task was
-        // cancelled mid-transaction (as a progress reporter is when its render ends); otherwise the
-        // ROLLBACK would be skipped and the connection left inside a transaction for good.
-        func control(_ statement: String) async throws {
-            try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
-        }
-        try await control("BEGIN")
-        do {
-            let result = try await body(db)
-            try await control("COMMIT")
-            return result
-        } catch where Self.isConnectionLost(error) {
-            // The server has ended the session, and with it the transaction: a ROLLBACK sent on the
-            // cut connection could wait for good. The connection is closed instead.
-            _ = try? await connection.close().get()
-            throw error
-        } catch {
-            try? await control("ROLLBACK")
-            throw error
+    /// Not bounded in time (a migration may take long), but a lost connection is still a 503, and a
+    /// transaction whose connection closes under it without its hearing of it is ended by the watchdog.
+    public func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let statements = statements
+        return try await bounded(again: false, limit: nil) { connection in
+            let db = CountedDatabase(base: connection.sql(), counter: statements)
+            // Transaction control runs in a task of its own, so it runs even when the calling task was
+            // cancelled mid-transaction (as a progress reporter is when its render ends); otherwise the
+            // ROLLBACK would be skipped and the connection left inside a transaction for good.
+            func control(_ statement: String) async throws {
+                try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+            }
+            try await control("BEGIN")
+            do {
+                let result = try await body(db)
+                try await control("COMMIT")
+                return result
+            } catch where Self.isConnectionLost(error) {
+                // The server has ended the session, and with it the transaction: no ROLLBACK is sent
+                // on the cut connection (`attempt` closes it).
+                throw error
+            } catch {
+                try? await control("ROLLBACK")
+                throw error
+            }
         }
     }
 
     public func close() async {
+        guard closed.claim() else { return }
         let pool = pool
         await Task.detached { try? await pool.shutdownAsync() }.value
+    }
+
+    /// A provider dropped without `close()` (its owner ended early on an error) still shuts its pool
+    /// down, as the pool requires before it goes, rather than trapping in the pool's own deinit.
+    deinit {
+        guard closed.claim() else { return }
+        logger.warning("a PostgreSQL connection pool was dropped without being closed; it is closed now")
+        pool.shutdownGracefully { _ in }
     }
 }

@@ -61,6 +61,7 @@ public final class SQLiteProvider: DatabaseProvider {
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
             try await database.raw("\(unsafeRaw: pragma)").run()
         }
+        writer.turn = SQLiteWriterTurn(database: path)
         return SQLiteProvider(path: path, writer: writer, maxIdleReaders: max(1, readers), logger: logger)
     }
 
@@ -94,12 +95,13 @@ public final class SQLiteProvider: DatabaseProvider {
     /// The one writer connection, counted.
     private var writerDatabase: SQLiteDirectDatabase { SQLiteDirectDatabase(handle: writer, logger: logger, counter: statements) }
 
-    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    public func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let database = writerDatabase
         await writeLock.lock()
         let outcome: Result<R, any Error>
         do {
             if !batch.withLock({ $0.open }) {
+                await writer.turn?.giveWay()
                 try await control(database, "BEGIN IMMEDIATE")
                 batch.withLock { $0 = Batch(open: true) }
             }
@@ -121,7 +123,8 @@ public final class SQLiteProvider: DatabaseProvider {
             batch.members += 1
             return batch.members
         }
-        if members < Self.maxBatch, writeLock.hasWaiters {
+        // Another connection's writer waiting (`SQLiteWriterTurn`) ends the batch here, so that it can go next.
+        if members < Self.maxBatch, writeLock.hasWaiters, !(writer.turn?.othersWait ?? false) {
             // Someone is next: they join this transaction, and whoever is last commits.
             guard case .success(let value) = outcome else {
                 writeLock.unlock()
@@ -224,6 +227,8 @@ package final class SQLiteHandle: @unchecked Sendable {
     private let raw: OpaquePointer
     private var statements: [String: Prepared] = [:]
     private var closed = false
+    /// The writer's: how it waits its turn beside other connections' writers.
+    package var turn: SQLiteWriterTurn?
     /// Enough for every statement the store writes; dynamic ones (IN lists) beyond that start the cache over.
     private static let statementCacheLimit = 128
 
@@ -249,15 +254,23 @@ package final class SQLiteHandle: @unchecked Sendable {
 
     /// Runs one statement, handing each row to `onRow`. A statement that finds the database locked
     /// before returning any row is retried after a short sleep, for up to `busyTimeout`.
+    /// A writer's (`turn` set) retries come every millisecond, while it tells other connections' writers
+    /// that it waits (`SQLiteWriterTurn`).
     package func execute(_ sql: String, binds: [SQLiteData], onRow: (SQLiteDirectRow) -> Void) async throws {
         let deadline = ContinuousClock.now + SQLiteHandle.busyTimeout
         var pause = Duration.milliseconds(1)
+        defer { turn?.stopWaiting() }
         while true {
             do {
                 return try executeOnce(sql, binds: binds, onRow: onRow)
             } catch let failure as SQLiteFailure where failure.isBusy && ContinuousClock.now < deadline {
-                await Self.sleep(pause)
-                pause = min(pause * 2, .milliseconds(50))
+                if let turn {
+                    turn.wait()
+                    await Self.sleep(.milliseconds(1))
+                } else {
+                    await Self.sleep(pause)
+                    pause = min(pause * 2, .milliseconds(50))
+                }
             }
         }
     }

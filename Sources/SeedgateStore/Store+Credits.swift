@@ -139,9 +139,14 @@ extension SQLStore {
 
     public func account(keyID: String, defaults: Limits) async throws -> Account? {
         try await provider.read { db in
-            guard let row = try await db.raw("SELECT * FROM api_keys WHERE id = \(bind: keyID)").first() else { return nil }
-            let spent = try await db.raw("SELECT CAST(COALESCE(SUM(-balance_delta), 0) AS BIGINT) AS spent FROM ledger WHERE key_id = \(bind: keyID) AND kind = 'charge'")
-                .first()?.decode(column: "spent", as: Int64.self) ?? 0
+            // The key's figures and what it has spent in one statement, so that they are of one moment:
+            // a charge settled between two statements would show in one and not the other.
+            guard let row = try await db.raw("""
+                SELECT k.*, (SELECT CAST(COALESCE(SUM(-l.balance_delta), 0) AS BIGINT) FROM ledger l
+                             WHERE l.key_id = k.id AND l.kind = 'charge') AS spent
+                FROM api_keys k WHERE k.id = \(bind: keyID)
+                """).first() else { return nil }
+            let spent = try row.decode(column: "spent", as: Int64.self)
             var counts: [String: Int] = [:]
             for status in try await db.raw("SELECT status, COUNT(*) AS n FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' GROUP BY status").all() {
                 counts[try status.decode(column: "status", as: String.self)] = try status.decode(column: "n", as: Int.self)

@@ -478,6 +478,71 @@ struct TransactionTests {
     }
 }
 
+@Suite("SQLite writers on two connections")
+struct SQLiteWriterTurnTests {
+    @Test("a writer that waits says so through the turn file, and others see it until it stops")
+    func turnFile() throws {
+        let path = TestSupport.temporaryDirectory() + "/turn.sqlite"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let server = try #require(SQLiteWriterTurn(database: path)), command = try #require(SQLiteWriterTurn(database: path))
+        #expect(!server.othersWait && !command.othersWait)
+        command.wait()
+        #expect(server.othersWait)
+        command.stopWaiting()
+        #expect(!server.othersWait)
+    }
+
+    @Test("beside a writer that never pauses (group commit under steady load), another connection's writes are not starved into \"database is locked\"")
+    func notStarved() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/shared.sqlite"
+        let busy = try await SQLiteProvider.open(path: path, readers: 1, logger: TestSupport.logger)
+        let beside = try await SQLiteProvider.open(path: path, readers: 1, logger: TestSupport.logger)
+        try await busy.write { db in try await db.raw("CREATE TABLE t (n INTEGER)").run() }
+        let stop = ContinuousClock.now + .seconds(4)
+        // Eight writers in one process, each transaction 20 ms long, one after another through its
+        // writer: they join one open transaction (group commit), which is never closed for long.
+        let load = Task {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        var n = 0
+                        while ContinuousClock.now < stop {
+                            try await busy.transaction { db in
+                                try await db.raw("INSERT INTO t VALUES (1)").run()
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                            n += 1
+                        }
+                        return n
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        var besideWrites = 0
+        var refusals: [String] = []
+        while ContinuousClock.now < stop - .milliseconds(500) {
+            do {
+                try await beside.write { db in try await db.raw("INSERT INTO t VALUES (2)").run() }
+                besideWrites += 1
+            } catch {
+                refusals.append("\(error)")
+            }
+        }
+        let busyWrites = try await load.value
+        #expect(refusals.isEmpty, "\(refusals.prefix(2))")
+        // Each of its writes waits for one of the busy writer's transactions at most, not for a gap.
+        #expect(besideWrites >= 10 && busyWrites > 0, "\(besideWrites) writes beside \(busyWrites)")
+        let stored = try await beside.read { db in try await db.raw("SELECT COUNT(*) AS n FROM t WHERE n = 2").first()?.decode(column: "n", as: Int.self) }
+        #expect(stored == besideWrites)
+        await busy.close()
+        await beside.close()
+    }
+}
+
 @Suite("database calls bounded in time")
 struct CallBoundTests {
     @Test("a sweep ends only the calls past their deadline, once each, and says which ended that way")
@@ -497,6 +562,16 @@ struct CallBoundTests {
         #expect(watchdog.finish(quick) == false)
         #expect(watchdog.sweep(now: start + .seconds(60)) == 0, "a finished call is not ended later")
         #expect(watchdog.overruns.value == 1)
+
+        // No limit, but its connection closes under it: ended by the sweep after the one that saw it.
+        let closed = Mutex(false)
+        let unbounded = watchdog.begin(limit: nil, isLost: { closed.withLock { $0 } }) { ended.withLock { $0.append("lost") } }
+        #expect(watchdog.sweep(now: start + .seconds(3600)) == 0, "no limit, and its connection is open")
+        closed.withLock { $0 = true }
+        #expect(watchdog.sweep() == 0, "given one sweep to end by itself")
+        #expect(watchdog.sweep() == 1)
+        #expect(ended.withLock { $0 } == ["slow", "lost"])
+        #expect(watchdog.finish(unbounded) == true)
     }
 
     @Test("PostgreSQL: a read past its limit, or one whose connection the server cuts, answers database_unavailable (503) and the next read works",
@@ -569,6 +644,127 @@ struct CallBoundTests {
         for p in [provider, admin, patient] { await p.close() }
     }
 
+    @Test("PostgreSQL: when the database starts refusing connections, every call waiting for a pooled connection is answered 503 at once, not at the end of its limit; a provider dropped unclosed closes its pool",
+          .enabled(if: Backend.postgresURL != nil))
+    func refusedWhileWaiting() async throws {
+        let url = try await Backend.freshPostgresDatabase()
+        let name = try #require(URL(string: url)?.path.dropFirst()).description
+        let admin = try PostgresProvider(url: try #require(Backend.postgresURL), maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        // One connection per event loop, and far more calls than that: most of them wait in the pool.
+        let provider = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 1, callLimit: .seconds(40), logger: TestSupport.logger)
+        let calls = 8
+        let started = ContinuousClock.now
+        let results = Task {
+            await withTaskGroup(of: String.self) { group in
+                for _ in 0..<calls {
+                    group.addTask {
+                        do {
+                            try await provider.read { db in try await db.raw("SELECT pg_sleep(3), 'seedgate-waiting'").run() }
+                            return "answered"
+                        } catch let error as SeedgateError {
+                            return error.code
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        var running = 0
+        for _ in 0..<100 where running == 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            running = try await admin.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = \(bind: name) AND query LIKE '%seedgate-waiting%' AND state = 'active'")
+                    .first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+        }
+        #expect(running >= 1)
+        try await admin.read { db in try await db.raw("ALTER DATABASE \(ident: name) ALLOW_CONNECTIONS false").run() }
+        try await admin.read { db in try await db.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(bind: name)").run() }
+        let outcome = await results.value
+        let waited = ContinuousClock.now - started
+        try await admin.read { db in try await db.raw("ALTER DATABASE \(ident: name) ALLOW_CONNECTIONS true").run() }
+        #expect(outcome.count == calls && outcome.allSatisfy { $0 == "database_unavailable" }, "\(outcome)")
+        #expect(waited < .seconds(20), "the waiting calls were answered when the refusal was heard, not at their 40 s limit (took \(waited))")
+        #expect(provider.watchdog.overruns.value == 0)
+        // Back: a call may still hear of a refusal that was on its way (a 503 to try again, as a client
+        // told Retry-After does); then the calls answer.
+        var back: Int?
+        for _ in 0..<50 where back == nil {
+            back = try? await provider.read { db in try await db.raw("SELECT 3 AS n").first()?.decode(column: "n", as: Int.self) }
+            if back == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(back == 3)
+        await provider.close()
+
+        // Dropped without close(): its pool is shut down by the provider, not left to trap when it goes.
+        do {
+            let dropped = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+            #expect(try await dropped.read { db in try await db.raw("SELECT 4 AS n").first()?.decode(column: "n", as: Int.self) } == 4)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        await admin.close()
+    }
+
+    @Test("PostgreSQL: with backends cut again and again under reads, writes and transactions, every call ends (answered, or a 503) long before its limit; none waits on a connection that closed under it",
+          .enabled(if: Backend.postgresURL != nil))
+    func cutsUnderLoad() async throws {
+        let url = try await Backend.freshPostgresDatabase()
+        let admin = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        // A limit far past the test's length: a call that waited on a dead connection until then would
+        // show, since nothing else would end it.
+        let provider = try PostgresProvider(url: url, maxConnectionsPerEventLoop: 4, callLimit: .seconds(90), logger: TestSupport.logger)
+        let stop = ContinuousClock.now + .seconds(8)
+        let tallies = Task {
+            await withTaskGroup(of: (answered: Int, refused: Int, other: [String]).self) { group in
+                for loop in 0..<24 {
+                    group.addTask {
+                        var answered = 0, refused = 0, other: [String] = []
+                        while ContinuousClock.now < stop {
+                            do {
+                                switch loop % 3 {
+                                case 0: _ = try await provider.read { db in try await db.raw("SELECT 1 AS one").first() }
+                                case 1: try await provider.write { db in try await db.raw("SELECT pg_sleep(0.01)").run() }
+                                default: try await provider.transaction { db in try await db.raw("SELECT pg_sleep(0.01)").run() }
+                                }
+                                answered += 1
+                            } catch let error as SeedgateError where error.code == "database_unavailable" {
+                                refused += 1
+                            } catch {
+                                other.append("\(error)")
+                            }
+                        }
+                        return (answered, refused, other)
+                    }
+                }
+                return await group.reduce(into: (answered: 0, refused: 0, other: [String]())) {
+                    $0.answered += $1.answered; $0.refused += $1.refused; $0.other += $1.other
+                }
+            }
+        }
+        var cuts = 0
+        while ContinuousClock.now < stop - .seconds(1) {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 50...300)))
+            cuts += try await admin.read { db in
+                try await db.raw("""
+                    SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """).first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+        }
+        let outcome = await tallies.value
+        let over = ContinuousClock.now - stop
+        #expect(cuts > 10)
+        // How many depends on the machine's load; that the cuts reached calls, and calls still answered, does not.
+        #expect(outcome.answered > 0 && outcome.refused > 0, "\(outcome.answered) answered, \(outcome.refused) refused")
+        #expect(outcome.other.isEmpty, "only answers and 503s: \(outcome.other.prefix(3))")
+        #expect(over < .seconds(45), "the last calls ended \(over) after the loops stopped asking; a dead connection held one")
+        #expect(try await provider.read { db in try await db.raw("SELECT 5 AS n").first()?.decode(column: "n", as: Int.self) } == 5)
+        await provider.close()
+        await admin.close()
+    }
+
     @Test("through the router: while PostgreSQL refuses connections every dialect answers 503 database_unavailable in its own envelope with Retry-After, and answers again once it is back",
           .enabled(if: Backend.postgresURL != nil))
     func databaseDownThroughRouter() async throws {
@@ -585,31 +781,38 @@ struct CallBoundTests {
                     }
                 }
             }
-            let apimart = "/v1/tasks/task_01M900000000000000000000", toapis = "\(ToapisAndCrunTests.base)/assets/asset-none"
-            let crun = "/api/v1/client/job/asset-info?asset_id=asset-none"
-            #expect(try await gw.get(apimart, key: key).status == 404)
+            // However the checks end, the database lets connections in again and the admin pool is closed.
+            do {
+                let apimart = "/v1/tasks/task_01M900000000000000000000", toapis = "\(ToapisAndCrunTests.base)/assets/asset-none"
+                let crun = "/api/v1/client/job/asset-info?asset_id=asset-none"
+                #expect(try await gw.get(apimart, key: key).status == 404)
 
-            try await allow(false)
-            // Past the key cache's recheck, so that authentication asks the database too.
-            try await Task.sleep(for: .seconds(1))
-            let down = try await gw.get(apimart, key: key)
-            #expect(down.status == 503 && down.body["error"]["code"].string == "database_unavailable", "\(down.text)")
-            #expect(down.headers[.retryAfter] == "1")
-            let toapisDown = try await gw.get(toapis, key: key)
-            #expect(toapisDown.status == 503 && toapisDown.body["success"].bool == false
-                    && toapisDown.body["error"]["code"].string == "database_unavailable", "\(toapisDown.text)")
-            let crunDown = try await gw.get(crun, key: key, header: .xAPIKey)
-            #expect(crunDown.status == 503 && crunDown.body["code"].int == 503 && crunDown.body["message"].string?.contains("database") == true,
-                    "\(crunDown.text)")
-            #expect(!down.text.contains(name) && !down.text.contains("FATAL"), "the cause stays in the log")
+                try await allow(false)
+                // Past the key cache's recheck, so that authentication asks the database too.
+                try await Task.sleep(for: .seconds(1))
+                let down = try await gw.get(apimart, key: key)
+                #expect(down.status == 503 && down.body["error"]["code"].string == "database_unavailable", "\(down.text)")
+                #expect(down.headers[.retryAfter] == "1")
+                let toapisDown = try await gw.get(toapis, key: key)
+                #expect(toapisDown.status == 503 && toapisDown.body["success"].bool == false
+                        && toapisDown.body["error"]["code"].string == "database_unavailable", "\(toapisDown.text)")
+                let crunDown = try await gw.get(crun, key: key, header: .xAPIKey)
+                #expect(crunDown.status == 503 && crunDown.body["code"].int == 503 && crunDown.body["message"].string?.contains("database") == true,
+                        "\(crunDown.text)")
+                #expect(!down.text.contains(name) && !down.text.contains("FATAL"), "the cause stays in the log")
 
-            try await allow(true)
-            var back = try await gw.get(apimart, key: key)
-            for _ in 0..<50 where back.status == 503 {
-                try await Task.sleep(for: .milliseconds(200))
-                back = try await gw.get(apimart, key: key)
+                try await allow(true)
+                var back = try await gw.get(apimart, key: key)
+                for _ in 0..<50 where back.status == 503 {
+                    try await Task.sleep(for: .milliseconds(200))
+                    back = try await gw.get(apimart, key: key)
+                }
+                #expect(back.status == 404, "\(back.text)")
+            } catch {
+                try? await allow(true)
+                await admin.close()
+                throw error
             }
-            #expect(back.status == 404, "\(back.text)")
             await admin.close()
         }
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 import SeedgateBlobs
 import SeedgateDomain
 import SeedgateSupport
@@ -11,11 +12,14 @@ public struct AppRequestContext: TracedRequestContext {
     public let trace = RequestTrace()
     /// The peer's IP address (the console's sign-in limit counts wrong tries per address).
     public let remoteAddress: String?
+    /// The event loop the request's connection runs on (its database calls prefer connections there).
+    public let eventLoop: any EventLoop
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.apiKey = nil
         self.remoteAddress = source.channel.remoteAddress?.ipAddress
+        self.eventLoop = source.channel.eventLoop
     }
 
     /// Request bodies are JSON documents of a few kilobytes; anything past this is refused with 413.
