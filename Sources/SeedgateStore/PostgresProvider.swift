@@ -29,8 +29,14 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     private let waiters = ConnectionWaiters()
     private let closed = Once()
     private let poolSize: Int
-    /// The pool's event loops, so that a preferred loop is asked for only when the pool has one there.
-    private let loops: Set<ObjectIdentifier>
+    private let perLoop: Int
+    /// The pool's event loops, and how many calls are asking for or holding a connection on each: a
+    /// call prefers its request's loop (`PreferredEventLoop`) while that loop's share of the pool has
+    /// room, and otherwise takes the least busy loop, so that requests that all arrive on one loop
+    /// (a proxy's few connections) still use the whole pool.
+    private let loops: [any EventLoop]
+    private let load: [ObjectIdentifier: Gauge]
+    private let turn = Gauge()
 
     /// `url`: `postgres://user:password@host:5432/database`.
     public init(url: String, maxConnectionsPerEventLoop: Int = 4, callLimit: Duration = .seconds(30), logger: Logger) throws {
@@ -43,7 +49,9 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             logger: logger,
             on: MultiThreadedEventLoopGroup.singleton
         )
-        self.loops = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
+        self.loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        self.load = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), Gauge()) })
+        self.perLoop = maxConnectionsPerEventLoop
         self.poolSize = maxConnectionsPerEventLoop * loops.count
         self.logger = logger
         self.callLimit = callLimit
@@ -116,10 +124,10 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
 
     private func attempt<R: Sendable>(limit: Duration?, _ body: @escaping @Sendable (PostgresConnection) async throws -> R) async throws -> R {
         let connection = try await acquire()
-        let (pool, logger, watchdog) = (pool, logger, watchdog)
+        let (logger, watchdog) = (logger, watchdog)
         // Closed between the pool's look and ours: a query written to it now would never be answered.
         guard !connection.isClosed else {
-            pool.releaseConnection(connection, logger: logger)
+            giveBack(connection)
             throw ConnectionLost(error: ClosedUnheard(), unsent: true)
         }
         let release = Once()
@@ -136,7 +144,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                                                        message: "the database did not answer in time; try again", retryAfter: 1)))
                 }
                 connection.close().whenComplete { _ in
-                    if release.claim() { pool.releaseConnection(connection, logger: logger) }
+                    if release.claim() { self.giveBack(connection) }
                 }
             }
             // A task of its own, so that the caller can be answered without it; started on this thread
@@ -153,7 +161,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                     result = .failure(error)
                 }
                 _ = watchdog.finish(ticket)
-                if release.claim() { pool.releaseConnection(connection, logger: logger) }
+                if release.claim() { self.giveBack(connection) }
                 answer.give(result)
             }
         }
@@ -165,24 +173,53 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     /// would wait out the whole `callLimit` for a connection that is not coming.
     private func acquire() async throws -> PostgresConnection {
         let (pool, logger, waiters) = (pool, logger, waiters)
-        let preferred = PreferredEventLoop.current.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
+        let loop = chooseLoop()
         let answer = FirstAnswer<PostgresConnection>()
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 answer.set(continuation)
                 let ticket = waiters.add { error in answer.give(.failure(error)) }
-                pool.requestConnection(logger: logger, on: preferred).whenComplete { result in
+                load[ObjectIdentifier(loop)]?.add()
+                pool.requestConnection(logger: logger, on: loop).whenComplete { result in
                     waiters.remove(ticket)
-                    if case .failure(let error) = result, Self.refusesEveryone(error) { waiters.failAll(error) }
-                    // Answered already (by another call's failure): the connection goes back unused.
-                    if !answer.give(result), case .success(let connection) = result {
-                        pool.releaseConnection(connection, logger: logger)
+                    switch result {
+                    case .failure(let error):
+                        self.load[ObjectIdentifier(loop)]?.add(-1)
+                        if Self.refusesEveryone(error) { waiters.failAll(error) }
+                        answer.give(result)
+                    case .success(let connection):
+                        // Answered already (by another call's failure): the connection goes back unused.
+                        if !answer.give(result) { self.giveBack(connection) }
                     }
                 }
             }
         } catch {
             throw self.unavailable(error)
         }
+    }
+
+    /// The request's own loop while its share of the pool has room, or while no other loop is less
+    /// busy (all full: waiting there keeps the call on one thread); else the least busy loop (ties
+    /// taken in turn).
+    private func chooseLoop() -> any EventLoop {
+        let start = (turn.add() & Int.max) % loops.count
+        var least = loops[start], fewest = Int.max
+        for offset in 0..<loops.count {
+            let loop = loops[(start + offset) % loops.count]
+            let busy = load[ObjectIdentifier(loop)]?.value ?? 0
+            if busy < fewest { (least, fewest) = (loop, busy) }
+        }
+        if let preferred = PreferredEventLoop.current, let busy = load[ObjectIdentifier(preferred)]?.value,
+           busy < perLoop || busy <= fewest {
+            return preferred
+        }
+        return least
+    }
+
+    /// A connection back to the pool, and off its loop's count.
+    private func giveBack(_ connection: PostgresConnection) {
+        pool.releaseConnection(connection, logger: logger)
+        load[ObjectIdentifier(connection.eventLoop)]?.add(-1)
     }
 
     /// Whether failing to get a connection holds for every caller: the pool could not open one because

@@ -57,7 +57,8 @@ package final class SQLiteWriterTurn: @unchecked Sendable {
         guard othersWait else { return }
         let deadline = ContinuousClock.now + Self.giveWayLimit
         while othersWait, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(1))
+            // Cancelled: the sleep would return at once; the transaction goes on instead of spinning.
+            do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
         }
     }
 }

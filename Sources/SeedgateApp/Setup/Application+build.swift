@@ -295,7 +295,9 @@ package struct ResourceService: Service {
 /// executor would move the request between three (the pool's, PostgresNIO's loop, the HTTP loop).
 /// Six paired runs of task reads on PostgreSQL, 2026-12-06: +2% to +27%, +13% on average. Only reads:
 /// an upload's handler copies a file with blocking calls, which must not hold up an event loop's
-/// other connections. Not `/health`, which touches no database (and is the benchmark's baseline).
+/// other connections. Not the console's pages nor `/metrics` (on SQLite their reads, which scan
+/// whole tables, run on the calling thread), nor `/health`, which touches no database (and is the
+/// benchmark's baseline).
 struct EventLoopAffinityMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// One executor per loop of the group the server runs on.
@@ -303,7 +305,8 @@ struct EventLoopAffinityMiddleware: RouterMiddleware {
         MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor(loop: $0)) })
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .get || request.method == .head, request.uri.path != "/health",
+        let path = request.uri.path
+        guard request.method == .get || request.method == .head, path != "/health", path != "/metrics", !path.hasPrefix("/console"),
               let executor = Self.executors[ObjectIdentifier(context.eventLoop)] else {
             return try await next(request, context)
         }
