@@ -147,13 +147,3 @@ package final class ConnectionWaiters: Sendable {
         return waiting.count
     }
 }
-
-/// A count that goes up and down (calls on an event loop), read without a lock.
-package final class Gauge: Sendable {
-    private let count = Atomic<Int>(0)
-    package init() {}
-    package var value: Int { count.load(ordering: .relaxed) }
-    /// Adds `delta`; returns the count before.
-    @discardableResult
-    package func add(_ delta: Int = 1) -> Int { count.wrappingAdd(delta, ordering: .relaxed).oldValue }
-}

@@ -26,17 +26,20 @@ public protocol DatabaseProvider: Sendable {
 }
 
 /// The event loop whose database connections a task's calls prefer: a request's own (set by the
-/// router), so that its query and its response are handled on one thread rather than two.
+/// router for API reads), so that its query, the answer and the response are handled on one thread.
 public enum PreferredEventLoop {
     @TaskLocal public static var current: (any EventLoop)?
 }
 
-/// A count of statements run, shared by a provider's connections.
+/// A count of statements run, shared by a provider's connections; and the store's other counts (calls
+/// ended by the watchdog, calls on an event loop), read without a lock.
 public final class StatementCounter: Sendable {
     private let count = Atomic<Int>(0)
     public init() {}
     public var value: Int { count.load(ordering: .relaxed) }
-    package func add() { count.add(1, ordering: .relaxed) }
+    /// Adds `delta` (a count that also goes down adds -1); returns the count before.
+    @discardableResult
+    package func add(_ delta: Int = 1) -> Int { count.wrappingAdd(delta, ordering: .relaxed).oldValue }
 }
 
 /// Counts each statement run through `base`.

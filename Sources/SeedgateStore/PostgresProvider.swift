@@ -35,8 +35,8 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     /// room, and otherwise takes the least busy loop, so that requests that all arrive on one loop
     /// (a proxy's few connections) still use the whole pool.
     private let loops: [any EventLoop]
-    private let load: [ObjectIdentifier: Gauge]
-    private let turn = Gauge()
+    private let load: [ObjectIdentifier: StatementCounter]
+    private let turn = StatementCounter()
 
     /// `url`: `postgres://user:password@host:5432/database`.
     public init(url: String, maxConnectionsPerEventLoop: Int = 4, callLimit: Duration = .seconds(30), logger: Logger) throws {
@@ -50,7 +50,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             on: MultiThreadedEventLoopGroup.singleton
         )
         self.loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
-        self.load = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), Gauge()) })
+        self.load = Dictionary(uniqueKeysWithValues: loops.map { (ObjectIdentifier($0), StatementCounter()) })
         self.perLoop = maxConnectionsPerEventLoop
         self.poolSize = maxConnectionsPerEventLoop * loops.count
         self.logger = logger

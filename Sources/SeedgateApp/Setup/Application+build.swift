@@ -298,13 +298,15 @@ package struct ResourceService: Service {
 /// other connections. Not the console's pages nor `/metrics` (on SQLite their reads, which scan
 /// whole tables, run on the calling thread), nor `/health`, which touches no database (and is the
 /// benchmark's baseline).
-struct EventLoopAffinityMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
+package struct EventLoopAffinityMiddleware: RouterMiddleware {
+    package typealias Context = AppRequestContext
+
+    package init() {}
     /// One executor per loop of the group the server runs on.
     private static let executors: [ObjectIdentifier: EventLoopTaskExecutor] = Dictionary(uniqueKeysWithValues:
         MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor(loop: $0)) })
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard request.method == .get || request.method == .head, path != "/health", path != "/metrics", !path.hasPrefix("/console"),
               let executor = Self.executors[ObjectIdentifier(context.eventLoop)] else {
