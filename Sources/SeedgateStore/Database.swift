@@ -3,6 +3,7 @@ import Logging
 import SeedgateDomain
 import SeedgateSupport
 import NIOCore
+import NIOPosix
 import SQLKit
 import Synchronization
 
@@ -29,6 +30,22 @@ public protocol DatabaseProvider: Sendable {
 /// router for API reads), so that its query, the answer and the response are handled on one thread.
 public enum PreferredEventLoop {
     @TaskLocal public static var current: (any EventLoop)?
+}
+
+/// Runs a task's jobs on one event loop (a task that prefers it: `withTaskExecutorPreference`).
+package final class EventLoopTaskExecutor: TaskExecutor {
+    package let loop: any EventLoop
+    init(loop: any EventLoop) { self.loop = loop }
+
+    /// One for each loop of the group the server and the PostgreSQL pool run on, by the loop's identity.
+    package static let all: [ObjectIdentifier: EventLoopTaskExecutor] = Dictionary(uniqueKeysWithValues:
+        MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor(loop: $0)) })
+
+    package func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        loop.execute { job.runSynchronously(on: executor) }
+    }
 }
 
 /// A count of statements run, shared by a provider's connections; and the store's other counts (calls

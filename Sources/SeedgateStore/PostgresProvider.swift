@@ -78,7 +78,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             self.statements.add()
             do {
                 var rows: [any SQLRow] = []
-                for try await row in try await connection.execute(statement, logger: self.logger) { rows.append(row.sql()) }
+                for try await row in try await connection.execute(statement, logger: self.logger) { rows.append(PostgresCellRow(row)) }
                 return rows
             } catch where PostgresPrepared.isStale(error) {
                 self.logger.warning("a prepared statement no longer matches its table; its connection is closed", metadata: ["statement": "\(Statement.name)"])
@@ -148,8 +148,9 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                 }
             }
             // A task of its own, so that the caller can be answered without it; started on this thread
-            // (no hop) and run until it first waits on the database.
-            Task.immediate {
+            // (no hop) and run until it first waits on the database, then on the connection's event
+            // loop, where the database's answer arrives.
+            Task.immediate(executorPreference: EventLoopTaskExecutor.all[ObjectIdentifier(connection.eventLoop)]) {
                 let result: Result<R, any Error>
                 do {
                     result = .success(try await body(connection))

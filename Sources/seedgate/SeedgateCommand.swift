@@ -169,7 +169,7 @@ struct Serve: AsyncParsableCommand {
         let config = try SeedgateConfiguration(settings: settings)
         let format = config.logFormat
         LoggingSystem.bootstrap { label in
-            format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardOutput(label: label)
+            format == .json ? JSONLogHandler(label: label) as any LogHandler : TextLogHandler(label: label)
         }
         var logger = Logger(label: "seedgate")
         logger.logLevel = config.logLevel

@@ -35,4 +35,20 @@ struct EventLoopAffinityTests {
             #expect(health == "on a loop: false, preferred: false")
         }
     }
+
+    @Test("PostgreSQL: a call goes on, after its first query, on its database connection's event loop, where the answer arrived; its caller's task is not moved",
+          .enabled(if: Backend.postgresURL != nil))
+    func callsOnTheirConnectionsLoop() async throws {
+        let provider = try PostgresProvider(url: try await Backend.freshPostgresDatabase(), maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        for _ in 0..<20 {
+            let (read, write, transaction) = (
+                try await provider.read { db in try await db.raw("SELECT 1").run(); return db.eventLoop.inEventLoop },
+                try await provider.write { db in try await db.raw("SELECT 2").run(); return db.eventLoop.inEventLoop },
+                try await provider.transaction { db in try await db.raw("SELECT 3").run(); return db.eventLoop.inEventLoop }
+            )
+            #expect(read && write && transaction)
+            #expect(MultiThreadedEventLoopGroup.currentEventLoop == nil, "the test's own task stays where it was")
+        }
+        await provider.close()
+    }
 }

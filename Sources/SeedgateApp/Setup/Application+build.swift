@@ -303,8 +303,7 @@ package struct EventLoopAffinityMiddleware: RouterMiddleware {
 
     package init() {}
     /// One executor per loop of the group the server runs on.
-    private static let executors: [ObjectIdentifier: EventLoopTaskExecutor] = Dictionary(uniqueKeysWithValues:
-        MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor(loop: $0)) })
+    private static let executors = EventLoopTaskExecutor.all
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -318,14 +317,3 @@ package struct EventLoopAffinityMiddleware: RouterMiddleware {
     }
 }
 
-/// Runs a task's jobs on one event loop.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let loop: any EventLoop
-    init(loop: any EventLoop) { self.loop = loop }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        loop.execute { job.runSynchronously(on: executor) }
-    }
-}

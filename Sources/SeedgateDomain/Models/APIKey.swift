@@ -42,6 +42,10 @@ public enum KeySecret {
     }
 
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).hexString
+        // Hashed from the string's own bytes (every request's key goes through here): no copy into a `Data`.
+        var secret = secret
+        var hasher = SHA256()
+        secret.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes { $0.hexString }
     }
 }

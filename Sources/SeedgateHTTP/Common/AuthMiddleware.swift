@@ -36,26 +36,38 @@ package struct AuthMiddleware: RouterMiddleware {
     }
 
     package static func secret(from headers: HTTPFields) -> String? {
-        if let authorization = headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].utf8.count == 6, parts[0].lowercased() == "bearer" {
-                return trimmed(parts[1])
-            }
+        if let authorization = headers[.authorization], let token = bearerToken(authorization) {
+            return token
         }
         if let key = headers[xAPIKey] {
-            return trimmed(Substring(key))
+            return trimmed(Substring(key).utf8)
         }
         return nil
     }
 
     private static let xAPIKey = HTTPField.Name("x-api-key")!
 
+    /// What follows `Bearer` (any case, after any spaces, then a space) without spaces and tabs at
+    /// either end; nil when the header is not a bearer token or has nothing after it. Read as bytes:
+    /// every request's key goes through here.
+    private static func bearerToken(_ authorization: String) -> String? {
+        var rest = Substring(authorization).utf8
+        while rest.first == UInt8(ascii: " ") { rest.removeFirst() }
+        let scheme = rest.prefix(6)
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        rest = rest.dropFirst(6)
+        guard rest.first == UInt8(ascii: " ") else { return nil }
+        rest = rest.dropFirst()
+        guard !rest.isEmpty else { return nil }
+        return trimmed(rest)
+    }
+
     /// Without spaces and tabs at either end.
-    private static func trimmed(_ text: Substring) -> String {
+    private static func trimmed(_ text: Substring.UTF8View) -> String {
         var text = text
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return String(text)
+        while let first = text.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { text.removeFirst() }
+        while let last = text.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { text.removeLast() }
+        return String(Substring(text))
     }
 
     package init(store: any KeyStore, limits: Limits, rateLimiter: RateLimiter) {

@@ -65,6 +65,8 @@ package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddle
         telemetry.count("http_requests_total", [("route", route), ("method", method), ("status", String(status))])
         telemetry.time("http_request_duration_seconds", [("route", route), ("method", method)], elapsed)
         if status >= 500 { telemetry.count("http_request_errors_total", [("route", route), ("method", method), ("status", String(status))]) }
+        // The access line's fields are put together only when the line will be written.
+        guard context.logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "method": .string(method), "route": .string(route), "path": .string(request.uri.path), "status": .stringConvertible(status),
             "duration_ms": .stringConvertible(Int((elapsed / .milliseconds(1)).rounded())),
