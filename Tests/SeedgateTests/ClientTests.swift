@@ -12,9 +12,7 @@ struct ClientTests {
     /// A real `seedgate serve` on a port of its own, so the links it hands out (its public URL) reach it
     /// as they do in production; `body` gets its base URL and first key.
     static func withServer(_ body: (String, String) async throws -> Void) async throws {
-        let port = try freePort()
-        let server = try ServerProcess(directory: TestSupport.temporaryDirectory(), arguments: ["--port", String(port)])
-        let announced = await server.read(until: "poll the task id")
+        let (server, port, announced) = try await ServerProcess.onFreePort(directory: TestSupport.temporaryDirectory())
         let key = try #require(announced.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) }, "\(announced)")
         do {
             try await body("http://127.0.0.1:\(port)", key)

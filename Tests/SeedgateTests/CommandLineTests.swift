@@ -121,6 +121,26 @@ final class ServerProcess: Sendable {
         _ = await child.wait()
         child.removeOutput()
     }
+
+    /// A server on a port of its own (for links that must name it), once it has printed its first key's
+    /// banner: a port found free may be taken by another test's connection before the server binds it,
+    /// and then the server is started again on another.
+    static func onFreePort(directory: String, arguments: [String] = []) async throws -> (server: ServerProcess, port: Int, banner: String) {
+        for _ in 0..<5 {
+            let port = try freePort()
+            let server = try ServerProcess(directory: directory, arguments: ["--port", String(port)] + arguments)
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let (out, err) = server.child.output()
+                let text = String(decoding: out, as: UTF8.self) + String(decoding: err, as: UTF8.self)
+                if text.contains("poll the task id") { return (server, port, text) }
+                if text.contains("Address already in use") { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            await server.stop()
+        }
+        throw FixtureError("no port could be bound in five tries")
+    }
 }
 
 extension CommandLineTests {

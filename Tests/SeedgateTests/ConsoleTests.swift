@@ -383,10 +383,8 @@ struct ConsoleTests {
 struct ConsoleBrowserTests {
     @Test("operator and key owner, end to end: sign in, create a key, generate from the playground, play the video, timeline, revoke")
     func journey() async throws {
-        let port = try freePort()
         let directory = TestSupport.temporaryDirectory()
-        let server = try ServerProcess(directory: directory, arguments: ["--port", String(port)])
-        let announced = await server.read(until: "poll the task id")
+        let (server, port, announced) = try await ServerProcess.onFreePort(directory: directory)
         let admin = try #require(announced.firstMatch(of: #/sg-admin-[a-z0-9]{40}/#).map { String($0.output) }, "\(announced)")
         #expect(announced.contains("http://127.0.0.1:\(port)/console"), "the banner says where the console is")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("console/console_journey.py").path
