@@ -1,8 +1,10 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Logging
 import PostgresKit
 import SeedgateApp
+import SeedgateDomain
 import SeedgateHTTP
 import SeedgateStore
 import Synchronization
@@ -48,6 +50,22 @@ struct HotPathTests {
         #expect(secret([("Authorization", "Bearer sk-sg-first"), ("X-API-Key", "sk-sg-key")]) == "sk-sg-first")
         #expect(secret([("X-API-Key", "sk-sg-ключ")]) == "sk-sg-ключ")
         #expect(secret([]) == nil)
+    }
+
+    @Test("a key's hash and a link's signature are SHA-256 and HMAC-SHA-256 in lower-case hex, as Crypto computes them from the bytes")
+    func digests() {
+        func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        for secret in ["sk-sg-abc", "sk-sg-ключ", "", String(repeating: "x", count: 300)] {
+            #expect(KeySecret.hash(secret) == hex(SHA256.hash(data: Data(secret.utf8))), "\(secret.prefix(12))")
+        }
+        let key = Data((0..<32).map { UInt8($0 * 7 & 0xff) })
+        let signer = URLSigner(secret: key, baseURL: "http://x")
+        for (blob, expiry) in [("videos/task_1.mp4", Int64(1_765_000_000)), ("frames/ü.png", 0), ("", -5)] {
+            let expected = hex(HMAC<SHA256>.authenticationCode(for: Data("\(blob)\n\(expiry)".utf8), using: SymmetricKey(data: key)))
+            #expect(signer.signature(blob, expiry) == expected, "\(blob)")
+        }
+        // A known answer, so that both sides cannot be wrong together: SHA-256 of "abc".
+        #expect(KeySecret.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     @Test("a text log line is the line swift-log's StreamLogHandler writes, metadata and all")

@@ -62,7 +62,10 @@ public struct URLSigner: Sendable {
 
     package func signature(_ key: String, _ expiry: Int64) -> String {
         var mac = keyed
-        mac.update(data: Data("\(key)\n\(expiry)".utf8))
-        return mac.finalize().hexString
+        // From the message's own bytes, and the code's read as one buffer: every read of a finished task
+        // signs its links.
+        var message = "\(key)\n\(expiry)"
+        message.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return mac.finalize().withUnsafeBytes { $0.hexString }
     }
 }
