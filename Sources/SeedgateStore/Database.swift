@@ -34,7 +34,7 @@ public enum PreferredEventLoop {
 
 /// Runs a task's jobs on one event loop (a task that prefers it: `withTaskExecutorPreference`).
 package final class EventLoopTaskExecutor: TaskExecutor {
-    package let loop: any EventLoop
+    private let loop: any EventLoop
     init(loop: any EventLoop) { self.loop = loop }
 
     /// One for each loop of the group the server and the PostgreSQL pool run on, by the loop's identity.
@@ -49,7 +49,7 @@ package final class EventLoopTaskExecutor: TaskExecutor {
 }
 
 /// A count of statements run, shared by a provider's connections; and the store's other counts (calls
-/// ended by the watchdog, calls on an event loop), read without a lock.
+/// ended by the watchdog, calls asking for or holding a connection on each event loop), read without a lock.
 public final class StatementCounter: Sendable {
     private let count = Atomic<Int>(0)
     public init() {}

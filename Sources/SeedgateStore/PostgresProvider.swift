@@ -269,11 +269,11 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         let statements = statements
         return try await bounded(again: false, limit: nil) { connection in
             let db = CountedDatabase(base: connection.sql(), counter: statements)
-            // Transaction control runs in a task of its own, so it runs even when the calling task was
-            // cancelled mid-transaction (as a progress reporter is when its render ends); otherwise the
-            // ROLLBACK would be skipped and the connection left inside a transaction for good.
+            // This runs in the call's own task (`attempt`), which the caller's cancellation does not
+            // reach (as a progress reporter's is cancelled when its render ends): the transaction runs
+            // to its COMMIT or ROLLBACK, never leaving the connection inside a transaction.
             func control(_ statement: String) async throws {
-                try await Task { try await db.raw("\(unsafeRaw: statement)").run() }.value
+                try await db.raw("\(unsafeRaw: statement)").run()
             }
             try await control("BEGIN")
             do {

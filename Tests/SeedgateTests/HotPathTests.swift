@@ -88,6 +88,8 @@ struct HotPathTests {
                 merged["error.message"] = "\(error)"
                 merged["error.type"] = "\(String(reflecting: type(of: error)))"
             }
+            // Both handlers (text and JSON) take a line's metadata this way.
+            #expect(StandardOutputLines.metadata(of: event, base: base, provider: nil) == merged)
             let expected = try #require(stream.text.split(separator: " ", maxSplits: 1).last).description
             let line = TextLogHandler.line(timestamp: "T", level: level, label: "seedgate", message: message, metadata: merged, source: "SeedgateStore")
             #expect(line == "T " + expected)

@@ -26,11 +26,9 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let own = event.metadata { merged.merge(own) { $1 } }
         let line = Self.line(
-            timestamp: Date(), level: event.level, label: label, message: "\(event.message)", metadata: merged, source: event.source
+            timestamp: Date(), level: event.level, label: label, message: "\(event.message)",
+            metadata: StandardOutputLines.metadata(of: event, base: metadata, provider: metadataProvider), source: event.source
         )
         StandardOutputLines.write(line + "\n")
     }
@@ -81,15 +79,9 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let own = event.metadata { merged.merge(own) { $1 } }
-        if let error = event.error {
-            merged["error.message"] = "\(error)"
-            merged["error.type"] = "\(String(reflecting: type(of: error)))"
-        }
         StandardOutputLines.write(Self.line(
-            timestamp: Self.timestamp(time(nil)), level: event.level, label: label, message: "\(event.message)", metadata: merged, source: event.source
+            timestamp: Self.timestamp(time(nil)), level: event.level, label: label, message: "\(event.message)",
+            metadata: StandardOutputLines.metadata(of: event, base: metadata, provider: metadataProvider), source: event.source
         ))
     }
 
@@ -113,11 +105,25 @@ public struct TextLogHandler: LogHandler {
     }
 }
 
-/// Standard output, one whole line at a time from any thread.
-enum StandardOutputLines {
+/// What the two handlers share: a line's metadata, and standard output one whole line at a time from
+/// any thread.
+package enum StandardOutputLines {
     private static let lock = Mutex<Void>(())
 
-    static func write(_ text: String) {
+    package static func write(_ text: String) {
         lock.withLock { _ in FileHandle.standardOutput.write(Data(text.utf8)) }
+    }
+
+    /// The logger's metadata, then its provider's, then the line's own (later ones win), and the error
+    /// the line carries as `error.message` and `error.type`, as swift-log's `StreamLogHandler` adds it.
+    package static func metadata(of event: LogEvent, base: Logger.Metadata, provider: Logger.MetadataProvider?) -> Logger.Metadata {
+        var merged = base
+        if let provided = provider?.get() { merged.merge(provided) { $1 } }
+        if let own = event.metadata { merged.merge(own) { $1 } }
+        if let error = event.error {
+            merged["error.message"] = "\(error)"
+            merged["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        return merged
     }
 }
