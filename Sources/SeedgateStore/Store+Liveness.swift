@@ -67,11 +67,12 @@ extension SQLStore {
         }
     }
 
-    public func submitLivenessPhoto(token: String, photoKey: String) async throws -> Bool {
+    public func submitLivenessPhoto(token: String, photoKey: String, decisionWindow: Duration) async throws -> Bool {
         let now = Epoch.millis(clock.now)
         return try await provider.transaction { db in
             try await !db.raw("""
-                UPDATE tasks SET status = 'submitted', verify_photo = \(bind: photoKey), started_at = \(bind: now)
+                UPDATE tasks SET status = 'submitted', verify_photo = \(bind: photoKey), started_at = \(bind: now),
+                    deadline_at = \(bind: now + decisionWindow.milliseconds)
                 WHERE verify_token = \(bind: token) AND kind = 'liveness' AND status = 'pending' AND upstream_id IS NULL
                   AND deadline_at >= \(bind: now)
                 RETURNING id
@@ -88,6 +89,7 @@ extension SQLStore {
                 UPDATE tasks SET status = \(bind: outcome.rawValue), error_code = \(bind: failure?.code), error_message = \(bind: failure?.message),
                     completed_at = \(bind: Epoch.millis(now)), lease_owner = NULL, lease_until = NULL, next_poll_at = NULL
                 WHERE id = \(bind: id) AND kind = 'liveness' AND status = \(bind: from.rawValue)
+                  AND (status <> 'submitted' OR deadline_at >= \(bind: Epoch.millis(now)))
                 RETURNING *
                 """).all()
             guard let row = rows.first else { return nil }
@@ -116,16 +118,19 @@ extension SQLStore {
         let now = Epoch.millis(clock.now)
         // Asked every second: a read finds nothing due almost always, and then no write lock is taken.
         let due = try await provider.read { db in
-            try await db.raw("SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'pending' AND deadline_at < \(bind: now) LIMIT 1").first()
+            try await db.raw("""
+                SELECT id FROM tasks WHERE kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now) LIMIT 1
+                """).first()
         }
         guard due != nil else { return [] }
         return try await provider.transaction { db in
             let rows = try await db.raw("""
                 UPDATE tasks SET status = 'expired', completed_at = \(bind: now), next_poll_at = NULL, lease_owner = NULL, lease_until = NULL,
                     error_code = 'verification_expired',
-                    error_message = CASE WHEN verify_opened_at IS NULL AND upstream_id IS NULL
-                        THEN 'the verification link was not opened in time' ELSE 'the person did not finish the check in time' END
-                WHERE id IN (SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'pending' AND deadline_at < \(bind: now)
+                    error_message = CASE WHEN status = 'submitted' THEN \(bind: LivenessSession.undecided)
+                        WHEN verify_opened_at IS NULL AND upstream_id IS NULL THEN 'the verification link was not opened in time'
+                        ELSE 'the person did not finish the check in time' END
+                WHERE id IN (SELECT id FROM tasks WHERE kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now)
                              ORDER BY deadline_at LIMIT \(unsafeRaw: String(max(1, limit))))
                 RETURNING id
                 """).all()
@@ -168,6 +173,24 @@ extension SQLStore {
                 UPDATE tasks SET next_poll_at = \(bind: Epoch.millis(next)), lease_owner = NULL, lease_until = NULL
                 WHERE id = \(bind: id) AND kind = 'liveness' AND status = 'pending' AND lease_owner = \(bind: owner)
                 """).run()
+        }
+    }
+
+    public func livenessPhotosToDelete(endedBefore: Date, limit: Int) async throws -> [(id: String, photoKey: String)] {
+        try await provider.read { db in
+            try await db.raw("""
+                SELECT id, verify_photo FROM tasks WHERE kind = 'liveness' AND verify_photo IS NOT NULL
+                  AND status IN ('verified', 'failed', 'expired') AND completed_at < \(bind: Epoch.millis(endedBefore))
+                ORDER BY completed_at LIMIT \(unsafeRaw: String(max(1, limit)))
+                """).all().map { row in
+                (try row.decode(column: "id", as: String.self), try row.decode(column: "verify_photo", as: String.self))
+            }
+        }
+    }
+
+    public func forgetLivenessPhoto(id: String) async throws {
+        try await provider.transaction { db in
+            try await db.raw("UPDATE tasks SET verify_photo = NULL WHERE id = \(bind: id) AND kind = 'liveness'").run()
         }
     }
 

@@ -21,10 +21,12 @@ struct Liveness: AsyncParsableCommand {
             let (sessions, now) = try await store.withStore { store in
                 (try await store.livenessSessions(keyID: nil, status: waiting ? .submitted : nil, limit: 100), store.clock.now)
             }
-            print("ID\tKEY\tSTATUS\tDIALECT\tCREATED\tGROUP\tREASON")
-            for session in sessions {
+            // UNTIL: when a waiting session expires (the person's time, or the operator's to decide).
+            print("ID\tKEY\tSTATUS\tDIALECT\tCREATED\tUNTIL\tGROUP\tREASON")
+            for session in sessions where !waiting || session.status(at: now) == .submitted {
                 let status = session.status(at: now)
                 print([session.id, session.keyID, status.rawValue, session.dialect.rawValue, session.createdAt.formatted(.iso8601),
+                       status.isFinal ? "-" : session.expiresAt.formatted(.iso8601),
                        session.groupID ?? "-", session.failure(at: now)?.message ?? "-"].joined(separator: "\t"))
             }
         }

@@ -136,6 +136,11 @@ struct Serve: AsyncParsableCommand {
     var liveness: String?
     @Option(help: "Seconds a verification link waits to be opened (env SEEDGATE_LIVENESS_TTL; default 120).")
     var livenessTtl: Int?
+    @Option(help: """
+        Seconds a real-person check with its photo waits for the operator's decision before it expires \
+        (env SEEDGATE_LIVENESS_DECISION_TTL; default 86400).
+        """)
+    var livenessDecisionTtl: Int?
 
     func run() async throws {
         var values = store.values
@@ -165,6 +170,7 @@ struct Serve: AsyncParsableCommand {
         values[.maxConnections] = maxConnections.map(String.init)
         values[.liveness] = liveness
         values[.livenessTTL] = livenessTtl.map(String.init)
+        values[.livenessDecisionTTL] = livenessDecisionTtl.map(String.init)
         let settings = try await SettingsReader.layered(values: values, file: store.configFile)
         let config = try SeedgateConfiguration(settings: settings)
         let format = config.logFormat

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import SeedgateApp
+import SeedgateBlobs
 import SeedgateDomain
 import SeedgateStore
 import SeedgateSupport
@@ -242,6 +243,67 @@ struct LivenessTests {
                 body: ByteBuffer(repeating: 0x61, count: 31 << 20)
             )
             #expect(big.status == .contentTooLarge && String(buffer: big.body).contains("too large"), "\(big.status)")
+        }
+    }
+
+    @Test("a photo the operator does not decide within --liveness-decision-ttl expires: every view and the callback say why, the operator can no longer approve it, and one decided in time is not touched")
+    func undecidedExpires() async throws {
+        let hook = WebhookReceiver(failures: 0)
+        try await hook.start()
+        let clock = OffsetClock()
+        try await withGateway(configure: { $0.clock = clock; $0.livenessDecisionWindow = .seconds(3600) }) { gw in
+            let key = try await gw.newKey()
+            let body = #"{"callback_url": "\#(hook.url)"}"#
+            let waiting = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, body)
+            let waitingID = try #require(waiting.body["data"]["id"].string, "\(waiting.text)")
+            let decided = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, body)
+            let decidedID = try #require(decided.body["data"]["id"].string)
+            for reply in [waiting, decided] {
+                #expect(try await gw.sendPhoto(token: try #require(reply.body["data"]["byted_token"].string)).status == 303)
+            }
+            let service = LivenessService(store: gw.store, urlGuard: URLGuard(allowPrivate: false))
+            // Within the window (the link's 120 s and the photo's 600 s long past), both still wait.
+            clock.advance(by: .seconds(3000))
+            _ = try await service.decide(id: decidedID, approve: true, reason: nil)
+            let view = "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks/"
+            #expect(try await gw.get(view + waitingID, key: key).body["data"]["status"].string == "submitted")
+
+            clock.advance(by: .seconds(601))
+            let expired = try await gw.get(view + waitingID, key: key)
+            #expect(expired.body["data"]["status"].string == "expired", "\(expired.text)")
+            #expect(expired.body["data"]["error"]["code"].string == "verification_expired")
+            #expect(expired.body["data"]["error"]["message"].string == "the operator did not decide in time", "\(expired.text)")
+            await #expect(throws: SeedgateError.self, "past its window the operator can no longer approve it") {
+                try await service.decide(id: waitingID, approve: true, reason: nil)
+            }
+            try await TestSupport.waitUntil("the expiry's callback arrives", limit: .seconds(30)) {
+                hook.requests.contains { $0.body.contains(waitingID) && $0.body.contains("expired") }
+            }
+            let callback = try #require(hook.requests.first { $0.body.contains(waitingID) && $0.body.contains("expired") })
+            #expect(callback.body.contains("the operator did not decide in time"), "\(callback.body)")
+            let stored = try #require(try await gw.store.livenessSession(id: waitingID, keyID: nil))
+            #expect(stored.status == .expired && stored.groupID == nil, "the sweeper wrote it expired, with no group")
+            #expect(try await gw.get(view + decidedID, key: key).body["data"]["status"].string == "verified", "the one decided in time stays verified")
+            #expect(try await gw.store.livenessSessions(keyID: nil, status: .submitted, limit: 10).isEmpty, "nothing waits for the operator any more")
+
+            // The live photos of ended checks are deleted with the results' retention; a waiting one stays.
+            let third = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, body)
+            let thirdID = try #require(third.body["data"]["id"].string)
+            #expect(try await gw.sendPhoto(token: try #require(third.body["data"]["byted_token"].string)).status == 303)
+            let blobs = try LocalBlobStore(root: "\(gw.dataDirectory)/blobs")
+            let photos = try await [waitingID, decidedID, thirdID].asyncMap { id in try #require(try await gw.store.livenessSession(id: id, keyID: nil)?.photoKey) }
+            for photo in photos { #expect(try await blobs.size(of: photo) != nil, "each photo is kept while its check is open or recent") }
+            let sweeper = RetentionSweeper(store: gw.store, blobs: blobs, retention: .seconds(3600), logger: TestSupport.logger)
+            try await sweeper.sweep(now: clock.now)
+            #expect(try await blobs.size(of: photos[0]) != nil, "within retention the expired check's photo stays")
+            #expect(try await blobs.size(of: photos[1]) != nil, "and the verified one's")
+            try await sweeper.sweep(now: clock.now.addingTimeInterval(3600 + 60))
+            #expect(try await blobs.size(of: photos[0]) == nil, "past retention the expired check's photo is deleted")
+            #expect(try await blobs.size(of: photos[1]) == nil, "and the verified one's")
+            #expect(try await gw.store.livenessSession(id: waitingID, keyID: nil)?.photoKey == nil)
+            #expect(try await gw.store.livenessSession(id: decidedID, keyID: nil)?.groupID != nil, "the verified check keeps its group")
+            #expect(try await blobs.size(of: photos[2]) != nil, "the photo still waiting for the operator stays")
+            #expect(try await gw.store.livenessSession(id: thirdID, keyID: nil)?.photoKey == photos[2])
         }
     }
 

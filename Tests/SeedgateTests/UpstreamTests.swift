@@ -209,6 +209,31 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test("a burst reaches Ark-only channels through seventeen submissions at once (sixteen loops and the render loop); where a channel renders locally, through four (three and the render loop)")
+    func burstSubmissions() async throws {
+        for local in [false, true] {
+            let fake = try await FakeArk.start()
+            // A second each, so that the loops' creates overlap however fast the machine is.
+            fake.update { $0.createTime = .seconds(1) }
+            let entries = [fake.channel(name: "ark-a")] + (local ? [#"{"name": "here", "type": "local", "priority": 2}"#] : [])
+            try await withUpstreamGateway(entries, callbacks: true) { gw in
+                let key = try await gw.store.createKey(name: "burst", credits: 100_000_000, maxInFlight: 64).secret
+                try await withThrowingTaskGroup(of: String.self) { group in
+                    for i in 0..<32 {
+                        group.addTask { try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "burst \#(i)", "duration": 4}"#, key: key) }
+                    }
+                    try await group.waitForAll()
+                }
+                try await TestSupport.waitUntil("the burst is accepted upstream", limit: .seconds(90)) { fake.accepted.count == 32 }
+                if local {
+                    #expect(fake.mostCreatesAtOnce <= 4, "each loop may hold an ffmpeg where a channel renders here: \(fake.mostCreatesAtOnce)")
+                } else {
+                    #expect(fake.mostCreatesAtOnce >= 10 && fake.mostCreatesAtOnce <= 17, "\(fake.mostCreatesAtOnce) creates at once")
+                }
+            }
+        }
+    }
+
     @Test("status checks are gathered: each list call carries the tasks due before the next sweep, not the one or two due this instant")
     func gatheredChecks() async throws {
         let accounts = [try await FakeArk.start(), try await FakeArk.start(), try await FakeArk.start()]

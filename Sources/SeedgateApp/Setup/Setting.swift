@@ -36,6 +36,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case maxConnections = "max.connections"
     case liveness
     case livenessTTL = "liveness.ttl"
+    case livenessDecisionTTL = "liveness.decision.ttl"
 
     /// The key in the reader.
     public var key: ConfigKey { ConfigKey("seedgate.\(rawValue)") }

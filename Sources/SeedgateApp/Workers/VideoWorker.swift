@@ -94,14 +94,15 @@ public struct VideoWorker: Service {
     }
 }
 
-/// Deletes result files once they are past retention. Task records stay; their result reads as gone.
+/// Deletes result files, and the live photos of ended real-person checks, once they are past retention;
+/// expired uploads; old rate windows. Task records stay; their result reads as gone.
 public struct RetentionSweeper: Service {
-    package let store: any VideoTaskStore & RateWindowStore & UploadStore
+    package let store: any VideoTaskStore & RateWindowStore & UploadStore & LivenessStore
     package let blobs: any BlobStore
     package let retention: Duration
     package let logger: Logger
 
-    public init(store: any VideoTaskStore & RateWindowStore & UploadStore, blobs: any BlobStore, retention: Duration, logger: Logger) {
+    public init(store: any VideoTaskStore & RateWindowStore & UploadStore & LivenessStore, blobs: any BlobStore, retention: Duration, logger: Logger) {
         self.store = store
         self.blobs = blobs
         self.retention = retention
@@ -127,6 +128,12 @@ public struct RetentionSweeper: Service {
             if let frame = result.lastFrameKey { try await blobs.delete(key: frame) }
             try await store.markPurged(taskID: id)
             logger.info("result files deleted after retention", metadata: ["task": "\(id)"])
+        }
+        // A real-person check's live photo is kept for the operator only as long as a result would be.
+        for (id, photo) in try await store.livenessPhotosToDelete(endedBefore: cutoff, limit: 100) {
+            try await blobs.delete(key: photo)
+            try await store.forgetLivenessPhoto(id: id)
+            logger.info("live photo deleted after retention", metadata: ["verification": "\(id)"])
         }
         for upload in try await store.expiredUploads(before: now, limit: 100) {
             try await blobs.delete(key: upload.blobKey)

@@ -5,7 +5,8 @@ import SeedgateSupport
 ///
 /// `pending` (the link is out, nobody has finished it) -> `submitted` (the person sent a live photo; the
 /// operator decides) -> `verified` (a `LivenessFace` group exists) | `failed` (refused, with the reason).
-/// A session nobody finishes in time ends `expired`. On an Ark channel the person completes upstream's
+/// A session nobody finishes in time ends `expired`: the person's (the link, then the photo) or the
+/// operator's (the decision, `--liveness-decision-ttl`). On an Ark channel the person completes upstream's
 /// check, so a session goes from `pending` straight to its end.
 public enum LivenessStatus: String, Sendable, Codable, CaseIterable {
     case pending, submitted, verified, failed, expired
@@ -51,7 +52,7 @@ public struct LivenessSession: Sendable, Equatable {
     public var upstreamLink: String?
     public var createdAt: Date
     /// Until when the link can be opened (about 120 s after creation), then, once opened, until when
-    /// the photo can be sent.
+    /// the photo can be sent, and once sent, until when the operator may decide.
     public var expiresAt: Date
     public var openedAt: Date?
     public var submittedAt: Date?
@@ -62,16 +63,20 @@ public struct LivenessSession: Sendable, Equatable {
         upstreamLink ?? "\(publicURL)/verify/\(token)"
     }
 
-    /// The status as a reader sees it now: a pending session past its time is expired even before
-    /// the sweeper has written so.
+    /// The status as a reader sees it now: a session waiting (for the person or the operator) past its
+    /// time is expired even before the sweeper has written so.
     public func status(at now: Date) -> LivenessStatus {
-        status == .pending && now > expiresAt ? .expired : status
+        !status.isFinal && now > expiresAt ? .expired : status
     }
 
     /// Why the check did not verify, as a reader sees it now.
     public func failure(at now: Date) -> Failure? {
-        failure ?? (status(at: now) == .expired ? Failure(code: "verification_expired", message: "the verification link was not used in time") : nil)
+        failure ?? (status(at: now) == .expired ? Failure(code: "verification_expired", message: status == .submitted
+            ? LivenessSession.undecided : "the verification link was not used in time") : nil)
     }
+
+    /// Why a session whose photo waited for the operator past the decision window expired.
+    package static let undecided = "the operator did not decide in time"
 
     package init(
         id: String, keyID: String, token: String, status: LivenessStatus, projectName: String, callbackURL: String?, dialect: Dialect,

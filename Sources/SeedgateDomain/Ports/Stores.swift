@@ -133,15 +133,17 @@ public protocol LivenessStore: Clocked {
     /// Marks the link opened (the first time, while it is open) and gives the person `window` from now to
     /// send the photo. Returns the session as it is after.
     func openLivenessLink(token: String, window: Duration) async throws -> LivenessSession?
-    /// Records the live photo of a pending, unexpired session: it becomes `submitted`. False otherwise.
-    func submitLivenessPhoto(token: String, photoKey: String) async throws -> Bool
-    /// Ends a session that is still `from` (`submitted` for an operator's decision, `pending` upstream):
+    /// Records the live photo of a pending, unexpired session: it becomes `submitted`, and waits
+    /// `decisionWindow` from now for the operator. False otherwise.
+    func submitLivenessPhoto(token: String, photoKey: String, decisionWindow: Duration) async throws -> Bool
+    /// Ends a session that is still `from` (`submitted` for an operator's decision, within its window;
+    /// `pending` upstream):
     /// verified makes its `LivenessFace` group in the same transaction (pinned and bound to `channel`
     /// with `upstreamGroupID` when given); failed and expired keep the reason. Queues the webhook.
     func finishLivenessSession(
         id: String, from: LivenessStatus, outcome: LivenessStatus, failure: Failure?, channel: String?, upstreamGroupID: String?
     ) async throws -> LivenessSession?
-    /// Ends every pending session past its time as expired (webhooks queued); returns their ids.
+    /// Ends every pending or submitted session past its time as expired (webhooks queued); returns their ids.
     func expireLivenessSessions(limit: Int) async throws -> [String]
     /// Sessions, newest first (the key's, when given; of one status, when given).
     func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession]
@@ -149,6 +151,10 @@ public protocol LivenessStore: Clocked {
     func claimDueLivenessChecks(owner: String, lease: Duration, limit: Int) async throws -> [LivenessSession]
     /// When to check an upstream session next.
     func rescheduleLivenessCheck(id: String, owner: String, next: Date) async throws
+    /// Sessions that ended before `endedBefore` and still keep their live photo (blob store keys).
+    func livenessPhotosToDelete(endedBefore: Date, limit: Int) async throws -> [(id: String, photoKey: String)]
+    /// Forgets a session's live photo, once its file is deleted.
+    func forgetLivenessPhoto(id: String) async throws
 }
 
 /// Per-key request counts per minute window, shared by replicas.

@@ -12,19 +12,23 @@ public struct LivenessService: Sendable {
     package let linkLifetime: Duration
     /// Once opened, how long the person has to send the photo.
     package let completionWindow: Duration
+    /// Once the photo is in, how long the operator has to decide (operator mode).
+    package let decisionWindow: Duration
     package let upstream: (any LivenessUpstream)?
     /// Wakes the worker that checks upstream sessions.
     package let signal: WorkSignal
 
     public init(
         store: any LivenessStore & AssetStore, urlGuard: URLGuard, mode: LivenessMode = .operator, linkLifetime: Duration = .seconds(120),
-        completionWindow: Duration = .seconds(600), upstream: (any LivenessUpstream)? = nil, signal: WorkSignal = WorkSignal()
+        completionWindow: Duration = .seconds(600), decisionWindow: Duration = .seconds(86400), upstream: (any LivenessUpstream)? = nil,
+        signal: WorkSignal = WorkSignal()
     ) {
         self.store = store
         self.urlGuard = urlGuard
         self.mode = mode
         self.linkLifetime = linkLifetime
         self.completionWindow = completionWindow
+        self.decisionWindow = decisionWindow
         self.upstream = upstream
         self.signal = signal
     }
@@ -91,7 +95,7 @@ public struct LivenessService: Sendable {
     /// or already used, says so through its status).
     public func submitPhoto(token: String, photoKey: String) async throws -> LivenessSession? {
         guard let session = try await store.livenessSession(token: token, keyID: nil) else { return nil }
-        guard session.upstreamToken == nil, try await store.submitLivenessPhoto(token: token, photoKey: photoKey) else { return session }
+        guard session.upstreamToken == nil, try await store.submitLivenessPhoto(token: token, photoKey: photoKey, decisionWindow: decisionWindow) else { return session }
         if mode == .auto {
             _ = try await store.finishLivenessSession(id: session.id, from: .submitted, outcome: .verified, failure: nil, channel: nil, upstreamGroupID: nil)
         }
@@ -101,7 +105,7 @@ public struct LivenessService: Sendable {
     // MARK: The operator's side
 
     /// Approves or refuses a session waiting for the operator. Throws when there is no such session or it
-    /// is not waiting.
+    /// is not waiting (decided already, or its decision window has passed: it is expired).
     public func decide(id: String, approve: Bool, reason: String?) async throws -> LivenessSession {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : String($0.prefix(300)) }
         let failure = approve ? nil : Failure(code: "verification_refused", message: "the operator refused the check" + (reason.map { ": \($0)" } ?? ""))

@@ -15,15 +15,18 @@ extension ConsoleRoutes {
         get(group, "verifications") { request, _, visit in
             let t = visit.strings
             let keyID = visit.role.isOperator ? nil : visit.key?.id
-            let waiting = visit.role.isOperator ? try await liveness.service.store.livenessSessions(keyID: nil, status: .submitted, limit: 100) : []
-            let recent = try await liveness.service.store.livenessSessions(keyID: keyID, status: nil, limit: 100)
             let now = liveness.service.store.clock.now
+            // Those past their decision window are expired already, though the sweeper may not have said so yet.
+            let waiting = visit.role.isOperator
+                ? try await liveness.service.store.livenessSessions(keyID: nil, status: .submitted, limit: 100).filter { $0.status(at: now) == .submitted }
+                : []
+            let recent = try await liveness.service.store.livenessSessions(keyID: keyID, status: nil, limit: 100)
             func row(_ session: LivenessSession) -> [String: Any] {
                 let status = session.status(at: now)
                 return [
                     "id": session.id, "key_id": session.keyID, "status": t["verify_status_\(status.rawValue)"] ?? status.rawValue,
                     "tone": status == .verified ? "good" : status == .failed || status == .expired ? "bad" : "busy",
-                    "dialect": session.dialect.rawValue, "created": Self.date(session.createdAt),
+                    "dialect": session.dialect.rawValue, "created": Self.date(session.createdAt), "deadline": Self.date(session.expiresAt),
                     "group_id": session.groupID ?? "", "reason": session.failure(at: now)?.message ?? "",
                     "upstream": session.channel != nil && visit.role.isOperator ? t["verify_upstream"] ?? "" : "",
                     "photo": visit.role.isOperator && session.photoKey != nil ? "/console/verifications/\(session.id)/photo" : "",

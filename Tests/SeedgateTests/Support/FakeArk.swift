@@ -63,6 +63,8 @@ final class FakeArk: Sendable {
         var faultRate = 0.0
         /// The share of callbacks that are dropped, and as many again that are sent twice.
         var callbackFaultRate = 0.0
+        /// How long a create takes to be answered (a slow account, or a far one).
+        var createTime: Duration = .zero
     }
 
     struct FakeTask: Sendable {
@@ -106,6 +108,9 @@ final class FakeArk: Sendable {
         /// Calls received, answered or not: creates, and status reads (one task or a list).
         var creates = 0
         var queries = 0
+        /// Creates being answered now, and the most there were at once.
+        var createsNow = 0
+        var mostCreatesAtOnce = 0
         /// Tasks asked about: one per GET, each id of a list call.
         var checked = 0
         /// Faults injected at random, by kind.
@@ -153,6 +158,7 @@ final class FakeArk: Sendable {
     var deletes: [String] { state.withLock { $0.deletes } }
     var callbacks: [(task: String, status: String, answered: Int)] { state.withLock { $0.callbacks } }
     var creates: Int { state.withLock { $0.creates } }
+    var mostCreatesAtOnce: Int { state.withLock { $0.mostCreatesAtOnce } }
     var faultsInjected: [String: Int] { state.withLock { $0.faults } }
     var refusedAssetCalls: Int { state.withLock { $0.refusedAssetCalls } }
     var actions: [String] { state.withLock { $0.actions } }
@@ -269,10 +275,15 @@ final class FakeArk: Sendable {
 
     private func create(_ request: Request) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
-        if let failure = try await failure(answer("create", state.withLock { state in
+        let (submissions, createTime) = state.withLock { state in
             state.creates += 1
-            return state.behaviour.submissions
-        })) { return failure }
+            state.createsNow += 1
+            state.mostCreatesAtOnce = max(state.mostCreatesAtOnce, state.createsNow)
+            return (state.behaviour.submissions, state.behaviour.createTime)
+        }
+        defer { state.withLock { $0.createsNow -= 1 } }
+        if createTime > .zero { try await Task.sleep(for: createTime) }
+        if let failure = try await failure(answer("create", submissions)) { return failure }
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
         guard case .object(let body)? = try? JSONValue.parse(Data(text.utf8)) else {
             return Self.error(400, "InvalidParameter", "the request body is not a JSON object")

@@ -193,7 +193,8 @@ func withGateway<R: Sendable>(
     configure(&config)
     let app = try await buildApplication(config, logger: TestSupport.logger)
     let provider = try await config.openDatabase(logger: TestSupport.logger, sqliteReaders: 1)
-    let store = SQLStore(provider: provider)
+    // On the gateway's clock, as the operator's commands beside it would be when a test moves it.
+    let store = SQLStore(provider: provider, clock: config.clock)
     let directory = config.dataDirectory, configuration = config
     do {
         let result = try await app.test(.live) { client in
