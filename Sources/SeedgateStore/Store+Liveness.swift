@@ -14,7 +14,9 @@ import SQLKit
 /// `verify_token`, `verify_photo`, `verify_opened_at`, `started_at` (photo received), `completed_at`,
 /// `next_poll_at` (the next upstream check) and the lease columns for those checks.
 extension SQLStore {
-    public func createLivenessSession(keyID: String, request: LivenessRequest, expiresAt: Date, upstream: UpstreamLivenessSession?) async throws -> LivenessSession {
+    public func createLivenessSession(
+        keyID: String, request: LivenessRequest, expiresAt: Date, upstream: UpstreamLivenessSession?, openLimit: Int
+    ) async throws -> LivenessSession {
         let now = clock.now
         let session = LivenessSession(
             id: Identifiers.task(at: now), keyID: keyID, token: "bt_" + Identifiers.random(32), status: .pending,
@@ -27,7 +29,13 @@ extension SQLStore {
             "locale": request.locale.map(JSONOut.string),
             "biz_id": request.bizID.map(JSONOut.string),
         ]).serialized()
+        let flavor = provider.flavor
         try await provider.transaction { db in
+            // The key's row held to the commit, so that two creates at once count one another (SQLite's
+            // writer already takes them in turn).
+            if flavor == .postgres { try await db.raw("SELECT id FROM api_keys WHERE id = \(bind: keyID) FOR UPDATE").run() }
+            let open = try await Self.openLivenessSessions(db, keyID: keyID, now: Epoch.millis(now))
+            if open >= openLimit { throw LivenessService.tooManyOpen(open, limit: openLimit) }
             try await db.raw("""
                 INSERT INTO tasks (id, key_id, kind, status, created_at, callback_url, dialect, request, deadline_at, verify_token,
                                    channel, upstream_id, verify_link, next_poll_at)
@@ -38,6 +46,18 @@ extension SQLStore {
                 """).run()
         }
         return session
+    }
+
+    public func openLivenessSessions(keyID: String) async throws -> Int {
+        let now = Epoch.millis(clock.now)
+        return try await provider.read { db in try await Self.openLivenessSessions(db, keyID: keyID, now: now) }
+    }
+
+    private static func openLivenessSessions(_ db: any SQLDatabase, keyID: String, now: Int64) async throws -> Int {
+        try await db.raw("""
+            SELECT COUNT(*) AS n FROM tasks
+            WHERE key_id = \(bind: keyID) AND kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at >= \(bind: now)
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     public func livenessSession(id: String, keyID: String?) async throws -> LivenessSession? {

@@ -246,6 +246,57 @@ struct LivenessTests {
         }
     }
 
+    @Test("a key holds at most its max_in_flight verifications open, in every dialect's 429; one that expires or ends makes room; creates at once cannot pass it together", arguments: Backend.all)
+    func openSessionsLimited(backend: Backend) async throws {
+        let clock = OffsetClock()
+        try await withGateway(backend: backend, configure: { $0.clock = clock }) { gw in
+            let key = try await gw.store.createKey(name: "few", credits: 1_000_000, maxInFlight: 2).secret
+            // apimart asks for a callback; the others take it too.
+            let body = #"{"callback_url": "http://127.0.0.1:9/hook"}"#
+            let paths = [
+                ("apimart", "/v1/seedance2/real-avatar"), ("toapis", "/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks"),
+                ("crun", "/api/v1/client/job/visual-validate-session"),
+            ]
+            let first = try await gw.post(paths[1].1, key: key, "{}")
+            let firstToken = try #require(first.body["data"]["byted_token"].string, "\(first.text)")
+            #expect(try await gw.post(paths[2].1, key: key, "{}").status == 200)
+            for (dialect, path) in paths {
+                let refused = try await gw.post(path, key: key, body)
+                #expect(refused.status == 429, "\(dialect): \(refused.text)")
+                #expect(refused.text.contains("this key has 2 verifications open"), "\(dialect): \(refused.text)")
+                // crun's error envelope is its code and message alone.
+                #expect(dialect == "crun" || refused.text.contains("too_many_open_verifications"), "\(dialect): \(refused.text)")
+                #expect(refused.headers[.retryAfter] != nil, "\(dialect)")
+            }
+            // The first sends its photo (it still waits, for the operator), the other's link expires.
+            #expect(try await gw.sendPhoto(token: firstToken).status == 303)
+            clock.advance(by: .seconds(121))
+            #expect(try await gw.post(paths[0].1, key: key, body).status == 200, "the expired one made room")
+            #expect(try await gw.post(paths[0].1, key: key, body).status == 429, "the photo waiting for the operator still counts")
+
+            // Twelve stored at once for a fresh key with room for three (the store's own count, past the
+            // service's look before it): exactly three are made.
+            let busy = try await gw.store.createKey(name: "busy", credits: 1_000_000).key
+            let request = LivenessRequest(projectName: "default", callbackURL: nil, dialect: .toapis)
+            let made = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        do {
+                            _ = try await gw.store.createLivenessSession(
+                                keyID: busy.id, request: request, expiresAt: clock.now.addingTimeInterval(120), upstream: nil, openLimit: 3)
+                            return true
+                        } catch let error as SeedgateError where error.code == "too_many_open_verifications" {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(made == 3, "\(made) of 12 made")
+            #expect(try await gw.store.openLivenessSessions(keyID: busy.id) == 3)
+        }
+    }
+
     @Test("a photo the operator does not decide within --liveness-decision-ttl expires: every view and the callback say why, the operator can no longer approve it, and one decided in time is not touched")
     func undecidedExpires() async throws {
         let hook = WebhookReceiver(failures: 0)

@@ -94,7 +94,7 @@ public func buildApplication(
     let livenessSignal = WorkSignal()
     let liveness = LivenessService(
         store: store, urlGuard: urlGuard, mode: config.livenessMode, linkLifetime: config.livenessLinkLifetime,
-        decisionWindow: config.livenessDecisionWindow, upstream: relay, signal: livenessSignal
+        decisionWindow: config.livenessDecisionWindow, upstream: relay, signal: livenessSignal, limits: config.defaultLimits
     )
     let engine: any VideoEngine = relay.map { ChannelEngine(relay: $0, local: local, store: store) } ?? local
     let reviewer: any AssetReviewer = relay.map { UpstreamAssetReviewer(local: localReviewer, relay: $0) } ?? localReviewer

@@ -124,8 +124,13 @@ extension UpstreamStore {
 /// Real-person verification sessions (kept as tasks of kind `liveness`, so they share the task ids,
 /// the task views and the webhook outbox).
 public protocol LivenessStore: Clocked {
-    /// Stores a new session whose link can be opened until `expiresAt`.
-    func createLivenessSession(keyID: String, request: LivenessRequest, expiresAt: Date, upstream: UpstreamLivenessSession?) async throws -> LivenessSession
+    /// Stores a new session whose link can be opened until `expiresAt`, unless the key already has
+    /// `openLimit` sessions open (`LivenessService.tooManyOpen`); two creates at once cannot both pass it.
+    func createLivenessSession(
+        keyID: String, request: LivenessRequest, expiresAt: Date, upstream: UpstreamLivenessSession?, openLimit: Int
+    ) async throws -> LivenessSession
+    /// How many of the key's sessions are open: waiting for the person or the operator, within their time.
+    func openLivenessSessions(keyID: String) async throws -> Int
     /// The session with this id; with `keyID`, only when that key owns it.
     func livenessSession(id: String, keyID: String?) async throws -> LivenessSession?
     /// The session with this token; with `keyID`, only when that key owns it.

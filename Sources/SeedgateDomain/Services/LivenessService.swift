@@ -17,12 +17,15 @@ public struct LivenessService: Sendable {
     package let upstream: (any LivenessUpstream)?
     /// Wakes the worker that checks upstream sessions.
     package let signal: WorkSignal
+    /// The server's default limits: a key may have as many sessions open as tasks in flight.
+    package let limits: Limits
 
     public init(
         store: any LivenessStore & AssetStore, urlGuard: URLGuard, mode: LivenessMode = .operator, linkLifetime: Duration = .seconds(120),
         completionWindow: Duration = .seconds(600), decisionWindow: Duration = .seconds(86400), upstream: (any LivenessUpstream)? = nil,
-        signal: WorkSignal = WorkSignal()
+        signal: WorkSignal = WorkSignal(), limits: Limits = .defaults
     ) {
+        self.limits = limits
         self.store = store
         self.urlGuard = urlGuard
         self.mode = mode
@@ -42,6 +45,11 @@ public struct LivenessService: Sendable {
         }
         if let locale = request.locale { request.locale = try AssetRules.label(locale, field: "locale", max: 16) }
         if let bizID = request.bizID { request.bizID = try AssetRules.label(bizID, field: "biz_id", max: 64) }
+        // Each open session may be checked upstream until it ends: a key holds as many open as it may
+        // have tasks in flight. Counted before upstream is asked, and again as the session is stored.
+        let openLimit = key.limits(limits).maxInFlight
+        let open = try await store.openLivenessSessions(keyID: key.id)
+        if open >= openLimit { throw Self.tooManyOpen(open, limit: openLimit) }
         var started: UpstreamLivenessSession?
         if let upstream, upstream.runsLiveness {
             started = try await upstream.startLiveness(projectName: request.projectName)
@@ -50,10 +58,18 @@ public struct LivenessService: Sendable {
         // (plus the time the person may take once it is open).
         let lifetime = started == nil ? linkLifetime : linkLifetime + completionWindow
         let session = try await store.createLivenessSession(
-            keyID: key.id, request: request, expiresAt: store.clock.now.addingTimeInterval(lifetime.seconds), upstream: started
+            keyID: key.id, request: request, expiresAt: store.clock.now.addingTimeInterval(lifetime.seconds), upstream: started,
+            openLimit: openLimit
         )
         if started != nil { signal.notify() }
         return session
+    }
+
+    /// A key at its limit of open sessions (its `max_in_flight`).
+    public static func tooManyOpen(_ open: Int, limit: Int) -> SeedgateError {
+        SeedgateError(.rateLimited, code: "too_many_open_verifications",
+                      message: "this key has \(open) verifications open, its limit (its max_in_flight, \(limit)); wait for some to finish or expire",
+                      retryAfter: 10)
     }
 
     /// The key's session, by its id.
