@@ -297,6 +297,32 @@ struct LivenessTests {
         }
     }
 
+    @Test("migration 12: a photo already waiting for the operator gets the default decision window from when it came; other sessions keep their deadline", arguments: Backend.all)
+    func waitingPhotosGetAWindow(backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
+            let key = try await gw.newKey()
+            let waiting = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, "{}")
+            #expect(try await gw.sendPhoto(token: try #require(waiting.body["data"]["byted_token"].string)).status == 303)
+            let pending = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, "{}")
+            let (waitingID, pendingID) = (try #require(waiting.body["data"]["id"].string), try #require(pending.body["data"]["id"].string))
+            let before = try #require(try await gw.store.livenessSession(id: pendingID, keyID: nil)).expiresAt
+            // As a database of the version before would hold it: the photo's old deadline (the person's
+            // ten minutes, long past), and step 12 not yet applied.
+            let (_, provider) = try await gw.freshStore()
+            let sent = Int64(1_700_000_000_000)
+            try await provider.transaction { db in
+                try await db.raw("UPDATE tasks SET started_at = \(bind: sent), deadline_at = \(bind: sent - 1000) WHERE id = \(bind: waitingID)").run()
+                try await db.raw("DELETE FROM schema_migrations WHERE version = 12").run()
+                try await db.raw("DROP INDEX tasks_liveness_by_key").run()
+            }
+            try await Migrations.apply(on: provider)
+            await provider.close()
+            let migrated = try #require(try await gw.store.livenessSession(id: waitingID, keyID: nil))
+            #expect(migrated.expiresAt == Date(timeIntervalSince1970: Double(sent + 86_400_000) / 1000), "\(migrated.expiresAt)")
+            #expect(try await gw.store.livenessSession(id: pendingID, keyID: nil)?.expiresAt == before)
+        }
+    }
+
     @Test("a photo the operator does not decide within --liveness-decision-ttl expires: every view and the callback say why, the operator can no longer approve it, and one decided in time is not touched")
     func undecidedExpires() async throws {
         let hook = WebhookReceiver(failures: 0)
