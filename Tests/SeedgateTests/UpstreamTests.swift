@@ -213,8 +213,8 @@ struct UpstreamRelayTests {
     func burstSubmissions() async throws {
         for local in [false, true] {
             let fake = try await FakeArk.start()
-            // A second each, so that the loops' creates overlap however fast the machine is.
-            fake.update { $0.createTime = .seconds(1) }
+            // Two seconds each (under the 5 s request timeout), so that the loops' creates overlap however slowly the burst arrives.
+            fake.update { $0.createTime = .seconds(2) }
             let entries = [fake.channel(name: "ark-a")] + (local ? [#"{"name": "here", "type": "local", "priority": 2}"#] : [])
             try await withUpstreamGateway(entries, callbacks: true) { gw in
                 let key = try await gw.store.createKey(name: "burst", credits: 100_000_000, maxInFlight: 64).secret
