@@ -352,6 +352,8 @@ struct LivenessTests {
             #expect(expired.body["data"]["status"].string == "expired", "\(expired.text)")
             #expect(expired.body["data"]["error"]["code"].string == "verification_expired")
             #expect(expired.body["data"]["error"]["message"].string == "the operator did not decide in time", "\(expired.text)")
+            let page = try await gw.get("/verify/\(try #require(waiting.body["data"]["byted_token"].string))", key: nil)
+            #expect(page.status == 410 && page.text.contains("not reviewed in time"), "the person's page says why: \(page.status) \(page.text.components(separatedBy: "<h1").last?.prefix(300) ?? "")")
             await #expect(throws: SeedgateError.self, "past its window the operator can no longer approve it") {
                 try await service.decide(id: waitingID, approve: true, reason: nil)
             }
