@@ -49,6 +49,21 @@ struct ConfigurationTests {
         #expect(defaults.port == 8080 && defaults.dataDirectory == ".seedgate" && defaults.runWorkers)
     }
 
+    @Test("the operator's decision window for real-person photos: read from its flag's variable, refused outside 60 s to 30 days, by name")
+    func decisionWindow() async throws {
+        #expect(try await Self.configuration().livenessDecisionWindow == .seconds(86400))
+        let set = try await Self.configuration(environment: ["SEEDGATE_LIVENESS_DECISION_TTL": "7200"])
+        #expect(set.livenessDecisionWindow == .seconds(7200))
+        try set.validate()
+        for bad in ["59", "2592001"] {
+            let configuration = try await Self.configuration(environment: ["SEEDGATE_LIVENESS_DECISION_TTL": bad])
+            #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
+            do { try configuration.validate() } catch {
+                #expect("\(error)".contains("(--liveness-decision-ttl / SEEDGATE_LIVENESS_DECISION_TTL) must be 60 to 2592000 seconds"), "\(error)")
+            }
+        }
+    }
+
     @Test("a config file that cannot be read stops start-up, naming it")
     func missingFile() async throws {
         await #expect(throws: ConfigurationError.self) { try await Self.configuration(file: "/nonexistent/seedgate.json") }
