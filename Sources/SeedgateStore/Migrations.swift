@@ -253,11 +253,10 @@ package enum Migrations {
         [
             "CREATE INDEX tasks_upstream_by_channel ON tasks(channel, status, next_poll_at) WHERE upstream_id IS NOT NULL",
         ],
-        // 12: a real-person check with its photo waits for the operator until `deadline_at` (it waited for
-        // good before); those waiting already get the default window from when their photo came. And a
-        // key's open checks, counted against its limit as each is made.
+        // 12: a key's open real-person checks, counted against its limit as each is made. (A photo waiting
+        // for the operator waits until `deadline_at` now; those a server of the version before left with
+        // the person's deadline are given the operator's window by the sweep, `expireLivenessSessions`.)
         [
-            "UPDATE tasks SET deadline_at = started_at + 86400000 WHERE kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL",
             "CREATE INDEX tasks_liveness_by_key ON tasks(key_id, status, deadline_at) WHERE kind = 'liveness'",
         ],
     ]

@@ -134,9 +134,25 @@ extension SQLStore {
         }
     }
 
-    public func expireLivenessSessions(limit: Int) async throws -> [String] {
+    public func expireLivenessSessions(limit: Int, decisionWindow: Duration) async throws -> [String] {
         let now = Epoch.millis(clock.now)
-        // Asked every second: a read finds nothing due almost always, and then no write lock is taken.
+        let window = decisionWindow.milliseconds
+        // Asked every second: reads find nothing to do almost always, and then no write lock is taken.
+        let short = try await provider.read { db in
+            try await db.raw("""
+                SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL
+                  AND deadline_at < started_at + \(bind: window) LIMIT 1
+                """).first()
+        }
+        if short != nil {
+            try await provider.transaction { db in
+                try await db.raw("""
+                    UPDATE tasks SET deadline_at = CASE WHEN started_at + \(bind: window) >= \(bind: now)
+                        THEN started_at + \(bind: window) ELSE \(bind: now + window) END
+                    WHERE kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL AND deadline_at < started_at + \(bind: window)
+                    """).run()
+            }
+        }
         let due = try await provider.read { db in
             try await db.raw("""
                 SELECT id FROM tasks WHERE kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now) LIMIT 1

@@ -297,31 +297,40 @@ struct LivenessTests {
         }
     }
 
-    @Test("migration 12: a photo already waiting for the operator gets the default decision window from when it came; other sessions keep their deadline", arguments: Backend.all)
-    func waitingPhotosGetAWindow(backend: Backend) async throws {
-        // No workers: the sweeper would expire the photo by its old deadline before the step runs (a
-        // database being upgraded has no new server's sweeper yet).
+    @Test("a photo left with the person's deadline (by a server of the version before) gets the operator's window from when it came, or from now when that has passed; one given its window is left alone; none expires for it", arguments: Backend.all)
+    func shortDeadlinesGetTheWindow(backend: Backend) async throws {
+        // No workers: the test runs the sweep itself, with its own window.
         try await withGateway(backend: backend, configure: { $0.runWorkers = false }) { gw in
             let key = try await gw.newKey()
-            let waiting = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, "{}")
-            #expect(try await gw.sendPhoto(token: try #require(waiting.body["data"]["byted_token"].string)).status == 303)
-            let pending = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, "{}")
-            let (waitingID, pendingID) = (try #require(waiting.body["data"]["id"].string), try #require(pending.body["data"]["id"].string))
-            let before = try #require(try await gw.store.livenessSession(id: pendingID, keyID: nil)).expiresAt
-            // As a database of the version before would hold it: the photo's old deadline (the person's
-            // ten minutes, long past), and step 12 not yet applied.
-            let (_, provider) = try await gw.freshStore()
-            let sent = Int64(1_700_000_000_000)
-            try await provider.transaction { db in
-                try await db.raw("UPDATE tasks SET started_at = \(bind: sent), deadline_at = \(bind: sent - 1000) WHERE id = \(bind: waitingID)").run()
-                try await db.raw("DELETE FROM schema_migrations WHERE version = 12").run()
-                try await db.raw("DROP INDEX tasks_liveness_by_key").run()
+            var made: [String] = []
+            for _ in 0..<3 {
+                let reply = try await gw.post("/v1/videos/doubao-seedance-2-0/real-avatar/verify-tasks", key: key, "{}")
+                #expect(try await gw.sendPhoto(token: try #require(reply.body["data"]["byted_token"].string)).status == 303)
+                made.append(try #require(reply.body["data"]["id"].string))
             }
-            try await Migrations.apply(on: provider)
-            await provider.close()
-            let migrated = try #require(try await gw.store.livenessSession(id: waitingID, keyID: nil))
-            #expect(migrated.expiresAt == Date(timeIntervalSince1970: Double(sent + 86_400_000) / 1000), "\(migrated.expiresAt)")
-            #expect(try await gw.store.livenessSession(id: pendingID, keyID: nil)?.expiresAt == before)
+            let ids = made
+            // As the version before left them: the person's deadline kept, one photo sent two days ago,
+            // one a minute ago. The third is as this version wrote it (a day from its photo).
+            let now = Epoch.millis(Date())
+            let (longAgo, recently) = (now - 2 * 86_400_000, now - 60_000)
+            try await gw.store.provider.transaction { db in
+                try await db.raw("UPDATE tasks SET started_at = \(bind: longAgo), deadline_at = \(bind: longAgo + 300_000) WHERE id = \(bind: ids[0])").run()
+                try await db.raw("UPDATE tasks SET started_at = \(bind: recently), deadline_at = \(bind: recently + 300_000) WHERE id = \(bind: ids[1])").run()
+            }
+            let untouched = try #require(try await gw.store.livenessSession(id: ids[2], keyID: nil)).expiresAt
+            for _ in 0..<2 {
+                #expect(try await gw.store.expireLivenessSessions(limit: 10, decisionWindow: .seconds(3600)).isEmpty, "nothing expires")
+            }
+            let after = Epoch.millis(Date())
+            let sessions = try await ids.asyncMap { id in try #require(try await gw.store.livenessSession(id: id, keyID: nil)) }
+            let deadline = Epoch.millis(sessions[0].expiresAt)
+            #expect(deadline >= now + 3_600_000 && deadline <= after + 3_600_000, "the long-waiting photo: an hour from now")
+            #expect(Epoch.millis(sessions[1].expiresAt) == recently + 3_600_000, "the recent one: an hour from its photo")
+            #expect(sessions[2].expiresAt == untouched, "this version's deadline stays")
+            #expect(sessions.allSatisfy { $0.status(at: Date()) == .submitted })
+            // And the operator can still decide the long-waiting one.
+            let decided = try await LivenessService(store: gw.store, urlGuard: URLGuard(allowPrivate: false)).decide(id: ids[0], approve: true, reason: nil)
+            #expect(decided.status == .verified)
         }
     }
 

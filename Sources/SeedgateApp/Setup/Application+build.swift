@@ -170,7 +170,9 @@ public func buildApplication(
             availableConnectionsDelegate: .maximum(config.connectionLimit, logger: logger)
         ),
         services: [resources, RateLimitFlusher(limiter: rateLimiter, logger: logger)] + (metrics.map { [$0] } ?? [])
-            + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper, LivenessWorker(store: store, upstream: relay, signal: livenessSignal, logger: logger)] : [])
+            + (config.runWorkers ? [worker, videoWorker, webhooks, sweeper, LivenessWorker(
+                store: store, upstream: relay, signal: livenessSignal, logger: logger, decisionWindow: config.livenessDecisionWindow
+            )] : [])
             + (config.runWorkers ? relay.map { [UpstreamPoller(relay: $0, store: store, signal: pollSignal, logger: logger)] } ?? [] : []),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port

@@ -13,10 +13,13 @@ public struct LivenessWorker: Service {
     package let upstream: (any LivenessUpstream)?
     package let signal: WorkSignal
     package let logger: Logger
+    /// How long a photo waits for the operator (`--liveness-decision-ttl`).
+    package let decisionWindow: Duration
     package let owner = "liveness-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
     package static let checkEvery: Duration = .seconds(2)
 
-    public init(store: any LivenessStore, upstream: (any LivenessUpstream)?, signal: WorkSignal, logger: Logger) {
+    public init(store: any LivenessStore, upstream: (any LivenessUpstream)?, signal: WorkSignal, logger: Logger, decisionWindow: Duration = .seconds(86400)) {
+        self.decisionWindow = decisionWindow
         self.store = store
         self.upstream = upstream
         self.signal = signal
@@ -36,7 +39,7 @@ public struct LivenessWorker: Service {
 
     /// One pass: expiries, then every upstream session that is due.
     package func pass() async throws {
-        let expired = try await store.expireLivenessSessions(limit: 200)
+        let expired = try await store.expireLivenessSessions(limit: 200, decisionWindow: decisionWindow)
         for id in expired { logger.info("verification expired", metadata: ["task": "\(id)"]) }
         guard let upstream else { return }
         for session in try await store.claimDueLivenessChecks(owner: owner, lease: .seconds(30), limit: 20) {

@@ -148,8 +148,11 @@ public protocol LivenessStore: Clocked {
     func finishLivenessSession(
         id: String, from: LivenessStatus, outcome: LivenessStatus, failure: Failure?, channel: String?, upstreamGroupID: String?
     ) async throws -> LivenessSession?
-    /// Ends every pending or submitted session past its time as expired (webhooks queued); returns their ids.
-    func expireLivenessSessions(limit: Int) async throws -> [String]
+    /// Ends every pending or submitted session past its time as expired (webhooks queued); returns their
+    /// ids. First, a photo waiting under a shorter deadline than `decisionWindow` from when it came (sent
+    /// through a server of the version before, which kept the person's ten minutes; or before the window
+    /// was raised) gets the operator's window: from when it came, or from now when that has passed.
+    func expireLivenessSessions(limit: Int, decisionWindow: Duration) async throws -> [String]
     /// Sessions, newest first (the key's, when given; of one status, when given).
     func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession]
     /// Upstream sessions due for a check, leased to `owner` until checked again.

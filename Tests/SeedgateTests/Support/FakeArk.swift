@@ -63,8 +63,10 @@ final class FakeArk: Sendable {
         var faultRate = 0.0
         /// The share of callbacks that are dropped, and as many again that are sent twice.
         var callbackFaultRate = 0.0
-        /// How long a create takes to be answered (a slow account, or a far one).
+        /// How long a create takes to be answered (a slow account, or a far one); with `createsTogether`,
+        /// at most that long: a create is answered as soon as that many are being answered at once.
         var createTime: Duration = .zero
+        var createsTogether = 0
     }
 
     struct FakeTask: Sendable {
@@ -275,14 +277,18 @@ final class FakeArk: Sendable {
 
     private func create(_ request: Request) async throws -> Response {
         guard authorized(request) else { return Self.error(401, "AuthenticationError", "the API key is missing or invalid") }
-        let (submissions, createTime) = state.withLock { state in
+        let (submissions, createTime, together) = state.withLock { state in
             state.creates += 1
             state.createsNow += 1
             state.mostCreatesAtOnce = max(state.mostCreatesAtOnce, state.createsNow)
-            return (state.behaviour.submissions, state.behaviour.createTime)
+            return (state.behaviour.submissions, state.behaviour.createTime, state.behaviour.createsTogether)
         }
         defer { state.withLock { $0.createsNow -= 1 } }
-        if createTime > .zero { try await Task.sleep(for: createTime) }
+        let answerBy = ContinuousClock.now + createTime
+        while ContinuousClock.now < answerBy {
+            if together > 0 && state.withLock({ $0.mostCreatesAtOnce >= together }) { break }
+            try await Task.sleep(for: .milliseconds(together > 0 ? 10 : 50))
+        }
         if let failure = try await failure(answer("create", submissions)) { return failure }
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
         guard case .object(let body)? = try? JSONValue.parse(Data(text.utf8)) else {
