@@ -137,27 +137,22 @@ extension SQLStore {
     public func expireLivenessSessions(limit: Int, decisionWindow: Duration) async throws -> [String] {
         let now = Epoch.millis(clock.now)
         let window = decisionWindow.milliseconds
+        // Photos left with a shorter deadline than the operator's window (`LivenessStore` says how), and sessions past their time.
+        let short: SQLQueryString = """
+            kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL AND deadline_at < started_at + \(bind: window)
+            """
+        let overdue: SQLQueryString = "kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now)"
         // Asked every second: reads find nothing to do almost always, and then no write lock is taken.
-        let short = try await provider.read { db in
-            try await db.raw("""
-                SELECT id FROM tasks WHERE kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL
-                  AND deadline_at < started_at + \(bind: window) LIMIT 1
-                """).first()
-        }
-        if short != nil {
+        if try await provider.read({ db in try await db.raw("SELECT id FROM tasks WHERE \(short) LIMIT 1").first() }) != nil {
             try await provider.transaction { db in
                 try await db.raw("""
                     UPDATE tasks SET deadline_at = CASE WHEN started_at + \(bind: window) >= \(bind: now)
                         THEN started_at + \(bind: window) ELSE \(bind: now + window) END
-                    WHERE kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL AND deadline_at < started_at + \(bind: window)
+                    WHERE \(short)
                     """).run()
             }
         }
-        let due = try await provider.read { db in
-            try await db.raw("""
-                SELECT id FROM tasks WHERE kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now) LIMIT 1
-                """).first()
-        }
+        let due = try await provider.read { db in try await db.raw("SELECT id FROM tasks WHERE \(overdue) LIMIT 1").first() }
         guard due != nil else { return [] }
         return try await provider.transaction { db in
             let rows = try await db.raw("""
@@ -166,8 +161,7 @@ extension SQLStore {
                     error_message = CASE WHEN status = 'submitted' THEN \(bind: LivenessSession.undecided)
                         WHEN verify_opened_at IS NULL AND upstream_id IS NULL THEN 'the verification link was not opened in time'
                         ELSE 'the person did not finish the check in time' END
-                WHERE id IN (SELECT id FROM tasks WHERE kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now)
-                             ORDER BY deadline_at LIMIT \(unsafeRaw: String(max(1, limit))))
+                WHERE id IN (SELECT id FROM tasks WHERE \(overdue) ORDER BY deadline_at LIMIT \(unsafeRaw: String(max(1, limit))))
                 RETURNING id
                 """).all()
             let ids = try rows.map { try $0.decode(column: "id", as: String.self) }
@@ -179,7 +173,11 @@ extension SQLStore {
     public func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession] {
         var query: SQLQueryString = "SELECT * FROM tasks WHERE kind = 'liveness'"
         if let keyID { query += " AND key_id = \(bind: keyID)" }
-        if let status { query += " AND status = \(bind: status.rawValue)" }
+        if let status {
+            query += " AND status = \(bind: status.rawValue)"
+            // As a reader sees it now: one waiting past its time is expired, though the sweeper may not have said so yet.
+            if !status.isFinal { query += " AND deadline_at >= \(bind: Epoch.millis(clock.now))" }
+        }
         query += " ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))"
         let statement = query
         return try await provider.read { db in try await db.raw(statement).all().map(Self.livenessSession(from:)) }

@@ -23,7 +23,7 @@ struct Liveness: AsyncParsableCommand {
             }
             // UNTIL: when a waiting session expires (the person's time, or the operator's to decide).
             print("ID\tKEY\tSTATUS\tDIALECT\tCREATED\tUNTIL\tGROUP\tREASON")
-            for session in sessions where !waiting || session.status(at: now) == .submitted {
+            for session in sessions {
                 let status = session.status(at: now)
                 print([session.id, session.keyID, status.rawValue, session.dialect.rawValue, session.createdAt.formatted(.iso8601),
                        status.isFinal ? "-" : session.expiresAt.formatted(.iso8601),

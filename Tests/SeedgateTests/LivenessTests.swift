@@ -318,6 +318,8 @@ struct LivenessTests {
                 try await db.raw("UPDATE tasks SET started_at = \(bind: recently), deadline_at = \(bind: recently + 300_000) WHERE id = \(bind: ids[1])").run()
             }
             let untouched = try #require(try await gw.store.livenessSession(id: ids[2], keyID: nil)).expiresAt
+            // Until the sweep, the long-waiting photo is past its (old) deadline: not listed as waiting.
+            #expect(try await Set(gw.store.livenessSessions(keyID: nil, status: .submitted, limit: 10).map(\.id)) == [ids[1], ids[2]])
             for _ in 0..<2 {
                 #expect(try await gw.store.expireLivenessSessions(limit: 10, decisionWindow: .seconds(3600)).isEmpty, "nothing expires")
             }
@@ -328,6 +330,7 @@ struct LivenessTests {
             #expect(Epoch.millis(sessions[1].expiresAt) == recently + 3_600_000, "the recent one: an hour from its photo")
             #expect(sessions[2].expiresAt == untouched, "this version's deadline stays")
             #expect(sessions.allSatisfy { $0.status(at: Date()) == .submitted })
+            #expect(try await Set(gw.store.livenessSessions(keyID: nil, status: .submitted, limit: 10).map(\.id)) == Set(ids), "all three wait now")
             // And the operator can still decide the long-waiting one.
             let decided = try await LivenessService(store: gw.store, urlGuard: URLGuard(allowPrivate: false)).decide(id: ids[0], approve: true, reason: nil)
             #expect(decided.status == .verified)

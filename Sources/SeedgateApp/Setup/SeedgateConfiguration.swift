@@ -41,7 +41,7 @@ public struct SeedgateConfiguration: Sendable {
     /// How long a verification link waits to be opened (upstream's live about 120 s).
     public var livenessLinkLifetime: Duration = .seconds(120)
     /// How long a check with its photo waits for the operator (operator mode) before it expires.
-    public var livenessDecisionWindow: Duration = .seconds(86400)
+    public var livenessDecisionWindow: Duration = LivenessService.defaultDecisionWindow
     public var logLevel: Logger.Level = .info
     /// `text` (the default) or `json`: one JSON object per line.
     public var logFormat: LogFormat = .text

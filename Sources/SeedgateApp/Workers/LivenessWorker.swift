@@ -18,7 +18,7 @@ public struct LivenessWorker: Service {
     package let owner = "liveness-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.random(6))"
     package static let checkEvery: Duration = .seconds(2)
 
-    public init(store: any LivenessStore, upstream: (any LivenessUpstream)?, signal: WorkSignal, logger: Logger, decisionWindow: Duration = .seconds(86400)) {
+    public init(store: any LivenessStore, upstream: (any LivenessUpstream)?, signal: WorkSignal, logger: Logger, decisionWindow: Duration) {
         self.decisionWindow = decisionWindow
         self.store = store
         self.upstream = upstream

@@ -153,7 +153,8 @@ public protocol LivenessStore: Clocked {
     /// through a server of the version before, which kept the person's ten minutes; or before the window
     /// was raised) gets the operator's window: from when it came, or from now when that has passed.
     func expireLivenessSessions(limit: Int, decisionWindow: Duration) async throws -> [String]
-    /// Sessions, newest first (the key's, when given; of one status, when given).
+    /// Sessions, newest first (the key's, when given; of one status, when given: a waiting one, pending
+    /// or submitted, only while within its time).
     func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession]
     /// Upstream sessions due for a check, leased to `owner` until checked again.
     func claimDueLivenessChecks(owner: String, lease: Duration, limit: Int) async throws -> [LivenessSession]

@@ -14,6 +14,8 @@ public struct LivenessService: Sendable {
     package let completionWindow: Duration
     /// Once the photo is in, how long the operator has to decide (operator mode).
     package let decisionWindow: Duration
+    /// `--liveness-decision-ttl`'s default: a day.
+    public static let defaultDecisionWindow: Duration = .seconds(86400)
     package let upstream: (any LivenessUpstream)?
     /// Wakes the worker that checks upstream sessions.
     package let signal: WorkSignal
@@ -22,7 +24,7 @@ public struct LivenessService: Sendable {
 
     public init(
         store: any LivenessStore & AssetStore, urlGuard: URLGuard, mode: LivenessMode = .operator, linkLifetime: Duration = .seconds(120),
-        completionWindow: Duration = .seconds(600), decisionWindow: Duration = .seconds(86400), upstream: (any LivenessUpstream)? = nil,
+        completionWindow: Duration = .seconds(600), decisionWindow: Duration = defaultDecisionWindow, upstream: (any LivenessUpstream)? = nil,
         signal: WorkSignal = WorkSignal(), limits: Limits = .defaults
     ) {
         self.limits = limits

@@ -15,12 +15,9 @@ extension ConsoleRoutes {
         get(group, "verifications") { request, _, visit in
             let t = visit.strings
             let keyID = visit.role.isOperator ? nil : visit.key?.id
-            let now = liveness.service.store.clock.now
-            // Those past their decision window are expired already, though the sweeper may not have said so yet.
-            let waiting = visit.role.isOperator
-                ? try await liveness.service.store.livenessSessions(keyID: nil, status: .submitted, limit: 100).filter { $0.status(at: now) == .submitted }
-                : []
+            let waiting = visit.role.isOperator ? try await liveness.service.store.livenessSessions(keyID: nil, status: .submitted, limit: 100) : []
             let recent = try await liveness.service.store.livenessSessions(keyID: keyID, status: nil, limit: 100)
+            let now = liveness.service.store.clock.now
             func row(_ session: LivenessSession) -> [String: Any] {
                 let status = session.status(at: now)
                 return [

@@ -126,12 +126,10 @@ package struct VerifyPageRoutes: Sendable {
             show("verified", t["verify_verified_title"], t["verify_verified_body"], tone: "good")
         case .failed?:
             show("failed", t["verify_failed_title"], session?.failure?.message, tone: "bad")
-        case .expired? where session?.submittedAt != nil:
-            // The photo came, and waited past the operator's time to decide.
-            show("expired", t["verify_undecided_title"], t["verify_undecided_body"], tone: "bad")
-            status = .gone
         case .expired?:
-            show("expired", t["verify_expired_title"], t["verify_expired_body"], tone: "bad")
+            // The link not used in time, or the photo sent and left past the operator's time to decide.
+            let undecided = session?.submittedAt != nil ? "undecided" : "expired"
+            show("expired", t["verify_\(undecided)_title"], t["verify_\(undecided)_body"], tone: "bad")
             status = .gone
         }
         return views.page("verify", data, frame: [
