@@ -114,7 +114,8 @@ database = ["--database", args.database] if args.database else []
 made = subprocess.run([args.bin, "keys", "create", "--data-dir", f"{work}/data", *database, "--name", "scale", "--credits", "1000000000000",
                        "--rpm", "100000000", "--max-in-flight", "100000000", "--json"], check=True, capture_output=True, text=True)
 key = json.loads(made.stdout)["key"]
-environment = {**os.environ, "SEEDGATE_LOG_LEVEL": "error"}
+# Sixteen submission loops unless the caller says otherwise (the figures in the README were taken so).
+environment = {"SEEDGATE_UPSTREAM_SUBMITTERS": "16", **os.environ, "SEEDGATE_LOG_LEVEL": "error"}
 server = subprocess.Popen([args.bin, "serve", "--port", str(port), "--data-dir", f"{work}/data", *database, "--channels", f"{work}/channels.json",
                            "--allow-private-urls", "--public-url", f"http://127.0.0.1:{port}", "--metrics-port", str(metrics_port),
                            "--upstream-callbacks" if args.callbacks else "--no-upstream-callbacks"],

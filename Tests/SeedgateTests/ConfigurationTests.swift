@@ -64,6 +64,21 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("upstream submission loops: three by default, SEEDGATE_UPSTREAM_SUBMITTERS read, refused outside 1 to 64 by name")
+    func upstreamSubmitters() async throws {
+        #expect(try await Self.configuration().upstream.submitters == 3)
+        let set = try await Self.configuration(environment: ["SEEDGATE_UPSTREAM_SUBMITTERS": "16"])
+        #expect(set.upstream.submitters == 16)
+        try set.validate()
+        for bad in ["0", "65"] {
+            let configuration = try await Self.configuration(environment: ["SEEDGATE_UPSTREAM_SUBMITTERS": bad])
+            #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
+            do { try configuration.validate() } catch {
+                #expect("\(error)".contains("SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \(bad)"), "\(error)")
+            }
+        }
+    }
+
     @Test("a config file that cannot be read stops start-up, naming it")
     func missingFile() async throws {
         await #expect(throws: ConfigurationError.self) { try await Self.configuration(file: "/nonexistent/seedgate.json") }

@@ -209,7 +209,7 @@ struct UpstreamRelayTests {
         }
     }
 
-    @Test("a burst reaches Ark-only channels through seventeen submissions at once (sixteen loops and the render loop); where a channel renders locally, through four (three and the render loop)")
+    @Test("with SEEDGATE_UPSTREAM_SUBMITTERS=16 a burst reaches Ark-only channels through seventeen submissions at once (sixteen loops and the render loop); where a channel renders locally, through four (three and the render loop)")
     func burstSubmissions() async throws {
         for local in [false, true] {
             let fake = try await FakeArk.start()
@@ -217,7 +217,7 @@ struct UpstreamRelayTests {
             // 5 s request timeout) otherwise: the loops' creates overlap however slowly the burst arrives.
             fake.update { $0.createTime = .seconds(local ? 1 : 4); $0.createsTogether = local ? 0 : 17 }
             let entries = [fake.channel(name: "ark-a")] + (local ? [#"{"name": "here", "type": "local", "priority": 2}"#] : [])
-            try await withUpstreamGateway(entries, callbacks: true) { gw in
+            try await withUpstreamGateway(entries, callbacks: true, configure: { $0.upstream.submitters = 16 }) { gw in
                 let key = try await gw.store.createKey(name: "burst", credits: 100_000_000, maxInFlight: 64).secret
                 try await withThrowingTaskGroup(of: String.self) { group in
                     for i in 0..<32 {

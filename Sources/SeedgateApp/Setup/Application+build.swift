@@ -131,10 +131,9 @@ public func buildApplication(
         store: store, reviewer: reviewer, signal: signal, concurrency: config.reviewConcurrency, logger: logger, lease: config.reviewLease
     )
     // Submissions upstream are quick; a few more loops keep one slow channel from holding up the rest.
-    // Where no channel renders here, a loop holds no ffmpeg, only a create call: sixteen take a burst of
-    // 10,000 upstream in about a minute, where three took two and a half.
+    // Where no channel renders here, a loop holds no ffmpeg, only a create call: as many as configured.
     let submitters = relay.map { relay in
-        relay.router.isLocalOnly ? 0 : relay.router.channels.contains { $0.kind == .local } ? 3 : 16
+        relay.router.isLocalOnly ? 0 : relay.router.channels.contains { $0.kind == .local } ? 3 : config.upstream.submitters
     } ?? 0
     let videoWorker = VideoWorker(
         store: store, engine: engine, blobs: blobs, signal: videoSignal, concurrency: config.renderConcurrency + submitters, logger: logger,

@@ -165,6 +165,7 @@ public struct SeedgateConfiguration: Sendable {
             upstream.pollInterval = seconds > 0 && seconds <= 3600 ? .milliseconds(Int(seconds * 1000)) : .zero
         }
         upstream.requestTimeout = try settings.seconds(.upstreamTimeout) ?? upstream.requestTimeout
+        upstream.submitters = try settings.int(.upstreamSubmitters) ?? upstream.submitters
         if let level = try settings.string(.logLevel) {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError("\(Setting.logLevel.label) must be trace, debug, info, notice, warning, error or critical, not '\(level.prefix(40))'")
@@ -243,6 +244,9 @@ public struct SeedgateConfiguration: Sendable {
         }
         guard upstream.deadline >= .seconds(1), upstream.pollInterval >= .milliseconds(50), upstream.requestTimeout >= .seconds(1) else {
             throw ConfigurationError("upstream settings: SEEDGATE_UPSTREAM_DEADLINE and SEEDGATE_UPSTREAM_TIMEOUT must be at least 1 s, SEEDGATE_UPSTREAM_POLL_INTERVAL 0.05 to 3600 s")
+        }
+        guard (1...64).contains(upstream.submitters) else {
+            throw ConfigurationError("SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \(upstream.submitters)")
         }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {

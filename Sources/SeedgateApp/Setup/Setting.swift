@@ -26,6 +26,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case upstreamDeadline = "upstream.deadline"
     case upstreamPollInterval = "upstream.poll.interval"
     case upstreamTimeout = "upstream.timeout"
+    case upstreamSubmitters = "upstream.submitters"
     case logLevel = "log.level"
     case logFormat = "log.format"
     case metricsPort = "metrics.port"
@@ -47,7 +48,7 @@ public enum Setting: String, CaseIterable, Sendable {
     /// `seedgate serve`'s flag for it, where there is one.
     public var flag: String? {
         switch self {
-        case .reviewConcurrency, .workLease, .upstreamDeadline, .upstreamPollInterval, .upstreamTimeout: nil
+        case .reviewConcurrency, .workLease, .upstreamDeadline, .upstreamPollInterval, .upstreamTimeout, .upstreamSubmitters: nil
         case .database: "--database"
         case .publicURL: "--public-url"
         case .allowPrivateURLs: "--allow-private-urls"

@@ -21,6 +21,10 @@ public struct UpstreamSettings: Sendable {
     public var assetReviewLimit: Duration = .seconds(600)
     /// Time limit of each upstream HTTP call.
     public var requestTimeout: Duration = .seconds(30)
+    /// Tasks sent upstream at once where every channel is an Ark account (where one renders locally, three:
+    /// each may hold an ffmpeg). Sixteen take a burst of 10,000 upstream in about a minute, three in two
+    /// and a half; on SQLite, more keep its one writer busier.
+    public var submitters = 3
     /// Finished results copied into the blob store at once.
     public var copyConcurrency = 16
 
