@@ -55,11 +55,18 @@ struct ConfigurationTests {
         let set = try await Self.configuration(environment: ["SEEDGATE_LIVENESS_DECISION_TTL": "7200"])
         #expect(set.livenessDecisionWindow == .seconds(7200))
         try set.validate()
-        for bad in ["59", "2592001"] {
-            let configuration = try await Self.configuration(environment: ["SEEDGATE_LIVENESS_DECISION_TTL": bad])
+        try await Self.expectRefused("SEEDGATE_LIVENESS_DECISION_TTL", ["59", "2592001"]) { _ in
+            "(--liveness-decision-ttl / SEEDGATE_LIVENESS_DECISION_TTL) must be 60 to 2592000 seconds"
+        }
+    }
+
+    /// Each of `values` in `variable` reads, and is refused by `validate()` with `message(value)` in its error.
+    static func expectRefused(_ variable: String, _ values: [String], message: (String) -> String) async throws {
+        for bad in values {
+            let configuration = try await Self.configuration(environment: [variable: bad])
             #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
             do { try configuration.validate() } catch {
-                #expect("\(error)".contains("(--liveness-decision-ttl / SEEDGATE_LIVENESS_DECISION_TTL) must be 60 to 2592000 seconds"), "\(error)")
+                #expect("\(error)".contains(message(bad)), "\(error)")
             }
         }
     }
@@ -70,13 +77,7 @@ struct ConfigurationTests {
         let set = try await Self.configuration(environment: ["SEEDGATE_UPSTREAM_SUBMITTERS": "16"])
         #expect(set.upstream.submitters == 16)
         try set.validate()
-        for bad in ["0", "65"] {
-            let configuration = try await Self.configuration(environment: ["SEEDGATE_UPSTREAM_SUBMITTERS": bad])
-            #expect(throws: ConfigurationError.self, "\(bad)") { try configuration.validate() }
-            do { try configuration.validate() } catch {
-                #expect("\(error)".contains("SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \(bad)"), "\(error)")
-            }
-        }
+        try await Self.expectRefused("SEEDGATE_UPSTREAM_SUBMITTERS", ["0", "65"]) { "SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \($0)" }
     }
 
     @Test("a config file that cannot be read stops start-up, naming it")
