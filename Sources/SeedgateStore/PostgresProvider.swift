@@ -174,13 +174,12 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
     /// would wait out the whole `callLimit` for a connection that is not coming.
     private func acquire() async throws -> PostgresConnection {
         let (pool, logger, waiters) = (pool, logger, waiters)
-        let loop = chooseLoop()
+        let loop = reserveLoop()
         let answer = FirstAnswer<PostgresConnection>()
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 answer.set(continuation)
                 let ticket = waiters.add { error in answer.give(.failure(error)) }
-                load[ObjectIdentifier(loop)]?.add()
                 pool.requestConnection(logger: logger, on: loop).whenComplete { result in
                     waiters.remove(ticket)
                     switch result {
@@ -201,19 +200,28 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
 
     /// The request's own loop while its share of the pool has room, or while no other loop is less
     /// busy (all full: waiting there keeps the call on one thread); else the least busy loop (ties
-    /// taken in turn).
-    private func chooseLoop() -> any EventLoop {
+    /// taken in turn). The loop comes back counted: the call is on its load from the moment it was
+    /// chosen, so that calls choosing at the same instant see each other (one count taken and then
+    /// checked, not read and then taken, or two calls could both take the last place).
+    private func reserveLoop() -> any EventLoop {
+        var preferred: (loop: ObjectIdentifier, before: Int)?
+        if let loop = PreferredEventLoop.current, let count = load[ObjectIdentifier(loop)] {
+            let before = count.add()
+            if before < perLoop { return loop }
+            preferred = (ObjectIdentifier(loop), before)
+        }
         let start = (turn.add() & Int.max) % loops.count
         var least = loops[start], fewest = Int.max
         for offset in 0..<loops.count {
-            let loop = loops[(start + offset) % loops.count]
-            let busy = load[ObjectIdentifier(loop)]?.value ?? 0
+            let loop = loops[(start + offset) % loops.count], id = ObjectIdentifier(loop)
+            let busy = id == preferred?.loop ? preferred?.before ?? 0 : load[id]?.value ?? 0
             if busy < fewest { (least, fewest) = (loop, busy) }
         }
-        if let preferred = PreferredEventLoop.current, let busy = load[ObjectIdentifier(preferred)]?.value,
-           busy < perLoop || busy <= fewest {
-            return preferred
+        if let preferred {
+            if preferred.before <= fewest, let loop = PreferredEventLoop.current { return loop }
+            load[preferred.loop]?.add(-1)
         }
+        load[ObjectIdentifier(least)]?.add()
         return least
     }
 

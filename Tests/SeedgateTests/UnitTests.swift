@@ -787,14 +787,16 @@ struct CallBoundTests {
                 for _ in loops {
                     group.addTask {
                         _ = try? await PreferredEventLoop.$current.withValue(loops[0]) {
-                            try await provider.read { db in try await db.raw("SELECT pg_sleep(2), 'seedgate-spill'").run() }
+                            try await provider.read { db in try await db.raw("SELECT pg_sleep(4), 'seedgate-spill'").run() }
                         }
                     }
                 }
             }
         }
+        // Four seconds each: on a loaded machine the second call's new connection may take a while to
+        // open, and the two must still be seen running together.
         var most = 0
-        for _ in 0..<40 where most < loops.count {
+        for _ in 0..<80 where most < loops.count {
             try await Task.sleep(for: .milliseconds(50))
             let running = try await admin.read { db in
                 try await db.raw("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = \(bind: name) AND state = 'active' AND query LIKE '%seedgate-spill%'")
