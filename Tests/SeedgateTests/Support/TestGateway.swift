@@ -78,8 +78,22 @@ struct Gateway: Sendable {
             }
         }
         if json != nil { headers[.contentType] = "application/json" }
-        let response = try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        let response = try await send(method, uri, headers: headers, body: json.map { ByteBuffer(string: $0) })
         return Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
+    }
+
+    /// One request through the test client; a failure to get any answer names the request it was.
+    func send(_ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields, body: ByteBuffer? = nil) async throws -> TestResponse {
+        do {
+            return try await client.execute(uri: uri, method: method, headers: headers, body: body)
+        } catch {
+            throw RequestFailed(request: "\(method) \(uri)", error: error)
+        }
+    }
+
+    struct RequestFailed: Error, CustomStringConvertible {
+        let request: String, error: any Error
+        var description: String { "\(request): no answer: \(error)" }
     }
 
     func post(_ uri: String, key: String?, header: KeyHeader = .bearer, _ json: String) async throws -> Reply {
@@ -104,7 +118,7 @@ struct Gateway: Sendable {
     func generate(_ body: String, key: String, idempotencyKey: String? = nil) async throws -> String {
         var headers: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
-        let response = try await client.execute(uri: "/v1/videos/generations", method: .post, headers: headers, body: ByteBuffer(string: body))
+        let response = try await send(.post, "/v1/videos/generations", headers: headers, body: ByteBuffer(string: body))
         let reply = Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
         #expect(reply.status == 200, "\(body) -> \(reply.text)")
         return try #require(reply.body["data"][0]["task_id"].string, "\(reply.text)")
@@ -120,7 +134,7 @@ struct Gateway: Sendable {
     /// Downloads a result link (an absolute URL on this gateway) through the test client.
     func download(_ url: String, headers: HTTPFields = [:], method: HTTPRequest.Method = .get) async throws -> (status: Int, headers: HTTPFields, body: Data) {
         let path = String(url[try #require(url.range(of: "/files/")).lowerBound...])
-        let response = try await client.execute(uri: path, method: method, headers: headers)
+        let response = try await send(method, path, headers: headers)
         return (Int(response.status.code), response.headers, Data(buffer: response.body))
     }
 
