@@ -200,9 +200,10 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
 
     /// The request's own loop while its share of the pool has room, or while no other loop is less
     /// busy (all full: waiting there keeps the call on one thread); else the least busy loop (ties
-    /// taken in turn). The loop comes back counted: the call is on its load from the moment it was
-    /// chosen, so that calls choosing at the same instant see each other (one count taken and then
-    /// checked, not read and then taken, or two calls could both take the last place).
+    /// taken in turn). The loop comes back counted. The own loop's count is taken and then checked, so
+    /// that calls preferring one loop at the same instant cannot both take its last place; the least
+    /// busy loop is read and then counted, so two calls may both pick it, and the second waits its
+    /// turn there (the next choices even it out).
     private func reserveLoop() -> any EventLoop {
         var preferred: (loop: ObjectIdentifier, before: Int)?
         if let loop = PreferredEventLoop.current, let count = load[ObjectIdentifier(loop)] {

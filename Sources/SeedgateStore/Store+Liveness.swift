@@ -32,8 +32,9 @@ extension SQLStore {
         let flavor = provider.flavor
         try await provider.transaction { db in
             // The key's row held to the commit, so that two creates at once count one another (SQLite's
-            // writer already takes them in turn).
-            if flavor == .postgres { try await db.raw("SELECT id FROM api_keys WHERE id = \(bind: keyID) FOR UPDATE").run() }
+            // writer already takes them in turn). NO KEY UPDATE: it does not wait on, or hold up, the
+            // key's other writes that only refer to its row (a task's or a ledger line's insert).
+            if flavor == .postgres { try await db.raw("SELECT id FROM api_keys WHERE id = \(bind: keyID) FOR NO KEY UPDATE").run() }
             let open = try await Self.openLivenessSessions(db, keyID: keyID, now: Epoch.millis(now))
             if open >= openLimit { throw LivenessService.tooManyOpen(open, limit: openLimit) }
             try await db.raw("""
@@ -178,7 +179,10 @@ extension SQLStore {
             // As a reader sees it now: one waiting past its time is expired, though the sweeper may not have said so yet.
             if !status.isFinal { query += " AND deadline_at >= \(bind: Epoch.millis(clock.now))" }
         }
-        query += " ORDER BY id DESC LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))"
+        // Those waiting, the soonest due first: past the limit the ones left out are those with the most
+        // time left, not the oldest, which would expire before anyone saw them. Others, newest first.
+        query += status.map { !$0.isFinal } == true ? " ORDER BY deadline_at, id" : " ORDER BY id DESC"
+        query += " LIMIT \(unsafeRaw: String(max(1, min(limit, 500))))"
         let statement = query
         return try await provider.read { db in try await db.raw(statement).all().map(Self.livenessSession(from:)) }
     }

@@ -331,6 +331,8 @@ struct LivenessTests {
             #expect(sessions[2].expiresAt == untouched, "this version's deadline stays")
             #expect(sessions.allSatisfy { $0.status(at: Date()) == .submitted })
             #expect(try await Set(gw.store.livenessSessions(keyID: nil, status: .submitted, limit: 10).map(\.id)) == Set(ids), "all three wait now")
+            // Soonest due first: a list cut short leaves out the one with the most time left, not the oldest.
+            #expect(try await gw.store.livenessSessions(keyID: nil, status: .submitted, limit: 2).map(\.id) == [ids[1], ids[0]])
             // And the operator can still decide the long-waiting one.
             let decided = try await LivenessService(store: gw.store, urlGuard: URLGuard(allowPrivate: false)).decide(id: ids[0], approve: true, reason: nil)
             #expect(decided.status == .verified)

@@ -154,7 +154,7 @@ public protocol LivenessStore: Clocked {
     /// was raised) gets the operator's window: from when it came, or from now when that has passed.
     func expireLivenessSessions(limit: Int, decisionWindow: Duration) async throws -> [String]
     /// Sessions, newest first (the key's, when given; of one status, when given: a waiting one, pending
-    /// or submitted, only while within its time).
+    /// or submitted, only while within its time, and the soonest due first).
     func livenessSessions(keyID: String?, status: LivenessStatus?, limit: Int) async throws -> [LivenessSession]
     /// Upstream sessions due for a check, leased to `owner` until checked again.
     func claimDueLivenessChecks(owner: String, lease: Duration, limit: Int) async throws -> [LivenessSession]

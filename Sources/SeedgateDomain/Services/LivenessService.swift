@@ -48,7 +48,9 @@ public struct LivenessService: Sendable {
         if let locale = request.locale { request.locale = try AssetRules.label(locale, field: "locale", max: 16) }
         if let bizID = request.bizID { request.bizID = try AssetRules.label(bizID, field: "biz_id", max: 64) }
         // Each open session may be checked upstream until it ends: a key holds as many open as it may
-        // have tasks in flight. Counted before upstream is asked, and again as the session is stored.
+        // have tasks in flight. Counted before upstream is asked, and again as the session is stored:
+        // of creates racing for a key's last place, each may start its upstream session, and those the
+        // store then refuses are left unused upstream, where they end by themselves (about 120 s).
         let openLimit = key.limits(limits).maxInFlight
         let open = try await store.openLivenessSessions(keyID: key.id)
         if open >= openLimit { throw Self.tooManyOpen(open, limit: openLimit) }
