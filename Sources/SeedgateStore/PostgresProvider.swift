@@ -263,7 +263,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
 
     /// The 503 for a database that cannot be reached; its cause goes to the log, not to the client.
     private func unavailable(_ error: any Error) -> SeedgateError {
-        logger.warning("the database cannot be reached", metadata: ["error": "\(String(reflecting: error).prefix(300))"])
+        logger.warning("the database cannot be reached", metadata: ["error": "\(logDescription(of: error).prefix(300))"])
         return SeedgateError(.serviceUnavailable, code: "database_unavailable", message: "the database cannot be reached just now; try again", retryAfter: 1)
     }
 
@@ -312,5 +312,23 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
         guard closed.claim() else { return }
         logger.warning("a PostgreSQL connection pool was dropped without being closed; it is closed now")
         pool.shutdownGracefully { _ in }
+    }
+}
+
+/// PostgreSQL's errors in the logs: the code, the server's SQLSTATE and the names it gives (routine,
+/// table, column, constraint), and the error beneath (a refused connection's, say). Never the statement
+/// or its bound values (which `String(reflecting:)` of a `PSQLError` shows), nor the server's message
+/// and detail, which quote values ("invalid input syntax for type integer: \"...\"", "Key (id)=(...)").
+extension PSQLError: RedactedInLogs {
+    public var logDescription: String {
+        var parts = ["code: \(code)"]
+        let fields: [(String, PSQLError.ServerInfo.Field)] = [
+            ("sqlState", .sqlState), ("routine", .routine), ("table", .tableName), ("column", .columnName), ("constraint", .constraintName),
+        ]
+        for (name, field) in fields {
+            if let value = serverInfo?[field] { parts.append("\(name): \(value)") }
+        }
+        if let underlying { parts.append("underlying: \(SeedgateSupport.logDescription(of: underlying))") }
+        return "PSQLError(\(parts.joined(separator: ", ")))"
     }
 }

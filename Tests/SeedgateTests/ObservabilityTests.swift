@@ -99,6 +99,16 @@ struct ObservabilityTests {
         }
     }
 
+    @Test("the access line's path shows a token's place by its route, never the token; other paths as they came")
+    func tokensLeftOutOfPaths() {
+        typealias Log = RequestLogMiddleware<AppRequestContext>
+        #expect(Log.loggedPath("/verify/bt_abc", route: "/verify/{token}") == "/verify/{token}")
+        #expect(Log.loggedPath("/upstream/ark/task_1/cb_secret", route: "/upstream/ark/{task}/{token}") == "/upstream/ark/task_1/{token}")
+        // A path that does not line up with its route (never expected): the route, not the path.
+        #expect(Log.loggedPath("/verify/bt_abc/x", route: "/verify/{token}") == "/verify/{token}")
+        #expect(Log.loggedPath("/v1/tasks/task_1", route: "/v1/tasks/{id}") == "/v1/tasks/task_1")
+    }
+
     @Test("every response carries X-Request-Id: the client's when sane, a new one otherwise")
     func requestIDs() async throws {
         try await withGateway { gw in
@@ -151,6 +161,9 @@ struct ObservabilityTests {
         let address = try #require(line.range(of: #""address":"http://127.0.0.1:"#), "\(line)")
         let port = try #require(Int(line[address.upperBound...].prefix { $0.isNumber }))
         let secret = try #require(announced.firstMatch(of: #/sk-sg-[a-z0-9]{40}/#).map { String($0.output) })
+        // A token in a path opens what it names: the access line shows the route's place for it.
+        let token = "bt_follow0secret0page0token"
+        _ = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/verify/\(token)"), timeout: .seconds(30))
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/videos/generations")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(secret)")
@@ -173,6 +186,9 @@ struct ObservabilityTests {
         #expect(finished["task"] as? String == taskID && finished["status"] as? String == "completed")
         // No secret reaches a log.
         #expect(!String(decoding: out, as: UTF8.self).contains(secret))
+        let paths = objects.filter { $0["message"] as? String == "request" }.compactMap { $0["path"] as? String }
+        #expect(paths.contains("/verify/{token}") && paths.contains("/v1/videos/generations"), "\(paths)")
+        #expect(!String(decoding: out, as: UTF8.self).contains(token))
         let metrics = try await scrape(metricsPort)
         #expect(metric(metrics.text, "seedgate_tasks", ["status": "completed"]) == 1)
     }

@@ -774,6 +774,23 @@ struct CallBoundTests {
         await admin.close()
     }
 
+    @Test("PostgreSQL: an error goes to the logs with its code, SQLSTATE and names, never the values bound to its statement or quoted in its message",
+          .enabled(if: Backend.postgresURL != nil))
+    func errorsLoggedWithoutValues() async throws {
+        let provider = try PostgresProvider(url: try #require(Backend.postgresURL), maxConnectionsPerEventLoop: 1, logger: TestSupport.logger)
+        let secret = "sg0secret0bound0value"
+        do {
+            try await provider.read { db in try await db.raw("SELECT CAST(\(bind: secret) AS integer)").run() }
+            Issue.record("a text that is no number was cast")
+        } catch {
+            // PostgresNIO's own debug form shows it twice (bound, and quoted in the message): what was logged before.
+            #expect(String(reflecting: error).contains(secret))
+            let logged = logDescription(of: error)
+            #expect(!logged.contains(secret) && logged.contains("sqlState: 22P02") && logged.hasPrefix("PSQLError(code: server"), "\(logged)")
+        }
+        await provider.close()
+    }
+
     @Test("PostgreSQL: calls that all prefer one event loop (a proxy's few connections) spill to the other loops' connections once that loop's share of the pool is busy",
           .enabled(if: Backend.postgresURL != nil))
     func preferredLoopSpills() async throws {

@@ -66,7 +66,7 @@ package struct DialectErrorMiddleware<Context: RequestContext>: RouterMiddleware
         } catch let error as HTTPError {
             return dialect.render(Self.translate(error))
         } catch {
-            context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error("unexpected error", metadata: ["error": "\(logDescription(of: error))"])
             return dialect.render(.internalError())
         }
     }

@@ -68,13 +68,28 @@ package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddle
         // The access line's fields are put together only when the line will be written.
         guard context.logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
-            "method": .string(method), "route": .string(route), "path": .string(request.uri.path), "status": .stringConvertible(status),
+            "method": .string(method), "route": .string(route), "path": .string(Self.loggedPath(request.uri.path, route: route)), "status": .stringConvertible(status),
             "duration_ms": .stringConvertible(Int((elapsed / .milliseconds(1)).rounded())),
         ]
         if let bytes { metadata["bytes"] = .stringConvertible(bytes) }
         if let key = context.trace.keyID { metadata["key"] = .string(key) }
         context.logger.info("request", metadata: metadata)
     }
+
+    /// The path as the access line shows it. A token in a path (the person's verification page,
+    /// upstream's callback) opens what it names to whoever reads it, so its place shows the route's
+    /// `{token}` instead; a path that does not line up with its route is shown as the route.
+    package static func loggedPath(_ path: String, route: String) -> String {
+        guard route.contains(Self.secret) else { return path }
+        let names = route.split(separator: "/", omittingEmptySubsequences: false)
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard names.count == parts.count else { return route }
+        for (index, name) in names.enumerated() where name == Self.secret { parts[index] = name }
+        return parts.joined(separator: "/")
+    }
+
+    /// A route's parameter that is a secret, as routes are written in the logs and metrics.
+    private static var secret: Substring { "{token}" }
 
     /// 1 to 128 letters, digits and `-_.:`; anything else is replaced, never echoed.
     package static func sane(_ value: String) -> String? {
