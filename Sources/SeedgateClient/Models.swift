@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 
 /// What went wrong, as the server said it: the HTTP status, its machine code (`invalid_request`,
@@ -36,8 +37,24 @@ public struct SeedgateClientError: Error, Sendable, CustomStringConvertible {
     /// Whether no answer came at all.
     public var isNetwork: Bool { status == nil && code == "network_error" }
 
-    static func network(_ error: any Error) -> SeedgateClientError {
-        SeedgateClientError(status: nil, code: "network_error", message: "\(error)", requestID: nil)
+    /// No answer from `server`: what went wrong, in words ("cannot reach http://127.0.0.1:8080: connection
+    /// refused"), rather than the HTTP client's own description of its error.
+    static func network(_ error: any Error, server: String) -> SeedgateClientError {
+        SeedgateClientError(status: nil, code: "network_error", message: "cannot reach \(server): \(reason(error))", requestID: nil)
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout: return "no connection within the time limit"
+            case .deadlineExceeded, .readTimeout: return "no answer within the time limit"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .cancelled: return "cancelled"
+            default: break
+            }
+        }
+        return "\(error)"
     }
 
     static func malformed(_ field: String) -> SeedgateClientError {

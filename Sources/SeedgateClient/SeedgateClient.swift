@@ -183,7 +183,7 @@ public struct SeedgateClient: Sendable {
         request.method = .GET
         let response: HTTPClientResponse
         do { response = try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds))) } catch {
-            throw SeedgateClientError.network(error)
+            throw SeedgateClientError.network(error, server: baseURL)
         }
         guard response.status == .ok else {
             let body = try? await response.body.collect(upTo: 1 << 20)
@@ -202,7 +202,7 @@ public struct SeedgateClient: Sendable {
                 progress?(written, total)
             }
         } catch {
-            throw SeedgateClientError.network(error)
+            throw SeedgateClientError.network(error, server: baseURL)
         }
         return written
     }
@@ -264,7 +264,7 @@ public struct SeedgateClient: Sendable {
                     try await Task.sleep(for: retry.delay(attempt: attempt, retryAfter: nil))
                     continue
                 }
-                throw SeedgateClientError.network(error)
+                throw SeedgateClientError.network(error, server: baseURL)
             }
             let status = Int(response.status.code)
             if (200..<300).contains(status) {

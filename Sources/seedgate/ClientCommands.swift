@@ -12,11 +12,19 @@ struct ClientOptions: ParsableArguments {
 
     func client() throws -> SeedgateClient {
         let environment = ProcessInfo.processInfo.environment
-        let file = environment["SEEDGATE_CLIENT_CONFIG"] ?? "\(NSHomeDirectory())/.config/seedgate/client.json"
-        let saved = FileManager.default.contents(atPath: file).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        // $HOME first: NSHomeDirectory() on Linux is the account's home from the password file.
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let file = environment["SEEDGATE_CLIENT_CONFIG"] ?? "\(home)/.config/seedgate/client.json"
+        var saved: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: file) {
+            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw ValidationError("\(file) is not a JSON object like {\"url\": \"http://127.0.0.1:8080\", \"api_key\": \"sk-sg-...\"}")
+            }
+            saved = object
+        }
         let base = url ?? environment["SEEDGATE_URL"] ?? saved["url"] as? String ?? "http://127.0.0.1:8080"
         guard let key = apiKey ?? environment["SEEDGATE_API_KEY"] ?? saved["api_key"] as? String, !key.isEmpty else {
-            throw ValidationError("give the API key with --api-key or SEEDGATE_API_KEY")
+            throw ValidationError("give the API key with --api-key, SEEDGATE_API_KEY, or \"api_key\" in \(file)")
         }
         return SeedgateClient(baseURL: base, apiKey: key)
     }

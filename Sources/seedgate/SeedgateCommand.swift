@@ -79,7 +79,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
 
     @Option(help: "Address to listen on (env SEEDGATE_HOST; default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on (env SEEDGATE_PORT; default 8080).") var port: Int?
+    @Option(help: "Port to listen on (env SEEDGATE_PORT; default 8080).") var port: String?
     @OptionGroup var store: StoreOptions
     @Option(help: "Base of every absolute link Seedgate hands out (env SEEDGATE_PUBLIC_URL; default http://<host>:<port>).")
     var publicUrl: String?
@@ -90,17 +90,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log lines as text or json, one object per line (env SEEDGATE_LOG_FORMAT; default text).")
     var logFormat: String?
     @Option(help: "Serve GET /metrics (Prometheus) on this port, apart from the API (env SEEDGATE_METRICS_PORT; default: off).")
-    var metricsPort: Int?
+    var metricsPort: String?
     @Option(help: "Seconds a result link stays valid (env SEEDGATE_RESULT_TTL; default 86400).")
-    var resultTtl: Int?
+    var resultTtl: String?
     @Option(help: "Seconds result files are kept after a task completes (env SEEDGATE_RESULT_RETENTION; default 604800).")
-    var resultRetention: Int?
+    var resultRetention: String?
     @Option(help: "Seconds an upload (POST /v1/uploads) is kept (env SEEDGATE_UPLOAD_RETENTION; default 86400).")
-    var uploadRetention: Int?
+    var uploadRetention: String?
     @Option(help: "Bytes of unexpired uploads each key may hold (env SEEDGATE_UPLOAD_QUOTA; default 1073741824).")
-    var uploadQuota: Int?
+    var uploadQuota: String?
     @Option(help: "Videos rendered at once (env SEEDGATE_RENDER_CONCURRENCY; default 1).")
-    var renderConcurrency: Int?
+    var renderConcurrency: String?
     @Flag(inversion: .prefixedNo, help: "Run the background workers (default); --no-workers makes an API-only replica (env SEEDGATE_WORKERS).")
     var workers: Bool?
     @Option(help: "A JSON price table (env SEEDGATE_PRICES; default: the built-in prices).")
@@ -112,9 +112,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Give upstream a callback URL on our public URL (env SEEDGATE_UPSTREAM_CALLBACKS; default: on when --public-url is set).")
     var upstreamCallbacks: Bool?
     @Option(help: "Requests per minute for keys without their own limit (env SEEDGATE_DEFAULT_RPM; default 600).")
-    var defaultRpm: Int?
+    var defaultRpm: String?
     @Option(help: "Unfinished tasks per key for keys without their own limit (env SEEDGATE_DEFAULT_MAX_IN_FLIGHT; default 20).")
-    var defaultMaxInFlight: Int?
+    var defaultMaxInFlight: String?
     @Option(help: """
         Where result files go: a directory, or s3://bucket[/prefix] for an S3-compatible store that every replica reads \
         (env SEEDGATE_BLOB_STORE; default <data-dir>/blobs). S3 credentials come from SEEDGATE_S3_ACCESS_KEY_ID and \
@@ -126,51 +126,51 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The region S3 requests are signed for (env SEEDGATE_S3_REGION; default us-east-1).")
     var s3Region: String?
     @Option(help: "Seconds a connection may go without a complete request before it is closed (env SEEDGATE_IDLE_TIMEOUT; default 30).")
-    var idleTimeout: Int?
+    var idleTimeout: String?
     @Option(help: "Connections open at once; more wait (env SEEDGATE_MAX_CONNECTIONS; default: from the descriptor limit).")
-    var maxConnections: Int?
+    var maxConnections: String?
     @Option(help: """
         Who completes a local real-person check once the person sent a photo: operator (approve or refuse in the console or \
         with `seedgate liveness`) or auto, for development and tests (env SEEDGATE_LIVENESS; default operator).
         """)
     var liveness: String?
     @Option(help: "Seconds a verification link waits to be opened (env SEEDGATE_LIVENESS_TTL; default 120).")
-    var livenessTtl: Int?
+    var livenessTtl: String?
     @Option(help: """
         Seconds a real-person check with its photo waits for the operator's decision before it expires \
         (env SEEDGATE_LIVENESS_DECISION_TTL; default 86400).
         """)
-    var livenessDecisionTtl: Int?
+    var livenessDecisionTtl: String?
 
     func run() async throws {
         var values = store.values
         values[.host] = host
-        values[.port] = port.map(String.init)
+        values[.port] = port
         values[.publicURL] = publicUrl
         values[.allowPrivateURLs] = allowPrivateUrls ? "true" : nil
-        values[.resultTTL] = resultTtl.map(String.init)
-        values[.resultRetention] = resultRetention.map(String.init)
-        values[.uploadRetention] = uploadRetention.map(String.init)
-        values[.uploadQuota] = uploadQuota.map(String.init)
-        values[.renderConcurrency] = renderConcurrency.map(String.init)
+        values[.resultTTL] = resultTtl
+        values[.resultRetention] = resultRetention
+        values[.uploadRetention] = uploadRetention
+        values[.uploadQuota] = uploadQuota
+        values[.renderConcurrency] = renderConcurrency
         values[.prices] = prices
         values[.channels] = channels
         values[.models] = models
         values[.upstreamCallbacks] = upstreamCallbacks.map(String.init)
         values[.workers] = workers.map(String.init)
-        values[.defaultRPM] = defaultRpm.map(String.init)
-        values[.defaultMaxInFlight] = defaultMaxInFlight.map(String.init)
+        values[.defaultRPM] = defaultRpm
+        values[.defaultMaxInFlight] = defaultMaxInFlight
         values[.blobStore] = blobStore
         values[.s3Endpoint] = s3Endpoint
         values[.s3Region] = s3Region
         values[.logLevel] = logLevel
         values[.logFormat] = logFormat
-        values[.metricsPort] = metricsPort.map(String.init)
-        values[.idleTimeout] = idleTimeout.map(String.init)
-        values[.maxConnections] = maxConnections.map(String.init)
+        values[.metricsPort] = metricsPort
+        values[.idleTimeout] = idleTimeout
+        values[.maxConnections] = maxConnections
         values[.liveness] = liveness
-        values[.livenessTTL] = livenessTtl.map(String.init)
-        values[.livenessDecisionTTL] = livenessDecisionTtl.map(String.init)
+        values[.livenessTTL] = livenessTtl
+        values[.livenessDecisionTTL] = livenessDecisionTtl
         let settings = try await SettingsReader.layered(values: values, file: store.configFile)
         let config = try SeedgateConfiguration(settings: settings)
         let format = config.logFormat

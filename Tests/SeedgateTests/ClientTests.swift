@@ -87,12 +87,13 @@ struct ClientTests {
             } catch let error as SeedgateClientError {
                 #expect(error.status == 400 && error.message.hasPrefix("duration"), "\(error)")
             }
-            let unreachable = SeedgateClient(baseURL: "http://127.0.0.1:\(try freePort())", apiKey: "k", retry: .none)
+            let nowhere = "http://127.0.0.1:\(try freePort())"
+            let unreachable = SeedgateClient(baseURL: nowhere, apiKey: "k", retry: .none)
             do {
                 _ = try await unreachable.account()
                 Issue.record("no server answered, yet no error")
             } catch let error as SeedgateClientError {
-                #expect(error.isNetwork, "\(error)")
+                #expect(error.isNetwork && error.message == "cannot reach \(nowhere): connection refused", "\(error)")
             }
             #expect(ClientVideoTask.Status(rawValue: "paused") == .unknown("paused") && !ClientVideoTask.Status(rawValue: "paused").isFinal)
         }
@@ -151,9 +152,16 @@ struct ClientTests {
             let refused = try await Self.cli(["generate", "x", "--duration", "99", "--json"] + server)
             #expect(refused.status == 2 && refused.stdout.contains("invalid_request") && refused.stderr.contains("duration"), "\(refused.stdout) \(refused.stderr)")
             let offline = try await Self.cli(["account", "--url", "http://127.0.0.1:\(try freePort())", "--api-key", key])
-            #expect(offline.status == 4, "\(offline.stderr)")
-            let keyless = try await ProcessRunner.run(try CommandLineTests.binary(), ["account"], timeout: .seconds(30))
+            #expect(offline.status == 4 && offline.stderr.contains(": connection refused"), "\(offline.stderr)")
+            // The saved file is found under $HOME, and named when it holds no key.
+            let home = TestSupport.temporaryDirectory()
+            let keyless = try await ProcessRunner.run(try CommandLineTests.binary(), ["account"], environment: ["HOME": home], timeout: .seconds(30))
             #expect(keyless.status != 0 && String(decoding: keyless.stderr, as: UTF8.self).contains("API key"))
+            #expect(String(decoding: keyless.stderr, as: UTF8.self).contains("\(home)/.config/seedgate/client.json"))
+            try FileManager.default.createDirectory(atPath: home + "/.config/seedgate", withIntermediateDirectories: true)
+            try Data(#"{"url": "\#(base)", "api_key": "\#(key)"}"#.utf8).write(to: URL(fileURLWithPath: home + "/.config/seedgate/client.json"))
+            let saved = try await ProcessRunner.run(try CommandLineTests.binary(), ["account", "--json"], environment: ["HOME": home], timeout: .seconds(30))
+            #expect(saved.status == 0 && String(decoding: saved.stdout, as: UTF8.self).contains("\"available\""), "\(String(decoding: saved.stderr, as: UTF8.self))")
         }
     }
 

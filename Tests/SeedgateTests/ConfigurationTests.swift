@@ -80,6 +80,42 @@ struct ConfigurationTests {
         try await Self.expectRefused("SEEDGATE_UPSTREAM_SUBMITTERS", ["0", "65"]) { "SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \($0)" }
     }
 
+    @Test("a config file's keys are the variables' names in any spelling, flat or nested; liveness takes a mode beside its times")
+    func fileSpellings() async throws {
+        let file = TestSupport.temporaryDirectory() + "/seedgate.json"
+        try Data(#"""
+            {"default_rpm": 77, "SEEDGATE_DEFAULT_MAX_IN_FLIGHT": 5, "upstream": {"poll_interval": 7, "Deadline": 99},
+             "log": {"level": "debug"}, "liveness": {"mode": "auto", "ttl": 300, "decision_ttl": 7200}, "max-connections": 50}
+            """#.utf8).write(to: URL(fileURLWithPath: file))
+        let configuration = try await Self.configuration(file: file)
+        #expect(configuration.defaultLimits.rpm == 77 && configuration.defaultLimits.maxInFlight == 5)
+        #expect(configuration.upstream.pollInterval == .seconds(7) && configuration.upstream.deadline == .seconds(99))
+        #expect(configuration.logLevel == .debug && configuration.maxConnections == 50)
+        #expect(configuration.livenessMode == .auto && configuration.livenessLinkLifetime == .seconds(300))
+        #expect(configuration.livenessDecisionWindow == .seconds(7200))
+    }
+
+    static let refusedFiles: [(String, String)] = [
+        (#"{"upstrem": {"deadline": 600}}"#, "'upstrem.deadline' is not a setting"),
+        (#"{"default_rpm": 10, "default": {"rpm": 20}}"#, "sets SEEDGATE_DEFAULT_RPM twice"),
+        (#"{"port": [8080]}"#, "--port / SEEDGATE_PORT must be a string, a number or a boolean, not an array"),
+        (#"{"log_level": "loud"}"#, "--log-level / SEEDGATE_LOG_LEVEL must be trace, debug"),
+        (#"{"port": 80"#, "is not JSON"),
+        (#"[1, 2]"#, "must hold a JSON object of settings, not an array"),
+    ]
+
+    @Test("a config file naming no setting, one setting twice, a value of the wrong kind or no JSON at all stops start-up, saying which", arguments: refusedFiles)
+    func fileRefused(_ row: (String, String)) async throws {
+        let file = TestSupport.temporaryDirectory() + "/seedgate.json"
+        try Data(row.0.utf8).write(to: URL(fileURLWithPath: file))
+        do {
+            _ = try await Self.configuration(file: file)
+            Issue.record("\(row.0) was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains(row.1), "\(error.description)")
+        }
+    }
+
     @Test("a config file that cannot be read stops start-up, naming it")
     func missingFile() async throws {
         await #expect(throws: ConfigurationError.self) { try await Self.configuration(file: "/nonexistent/seedgate.json") }

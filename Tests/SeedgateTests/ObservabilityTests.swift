@@ -178,6 +178,8 @@ struct ObservabilityTests {
         let lines = String(decoding: out, as: UTF8.self).split(separator: "\n").filter { !$0.isEmpty }
         let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(objects.count == lines.count && !lines.isEmpty, "every stdout line is a JSON object")
+        // Times in UTC, saying so: the same instant whatever the machine's zone.
+        #expect(objects.allSatisfy { ($0["ts"] as? String)?.wholeMatch(of: #/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/#) != nil }, "\(objects.first ?? [:])")
         let followed = objects.filter { $0["request_id"] as? String == "follow-me-42" }
         let access = try #require(followed.first { $0["message"] as? String == "request" }, "\(followed)")
         #expect(access["route"] as? String == "/v1/videos/generations" && access["status"] as? Int == 200 && access["method"] as? String == "POST")

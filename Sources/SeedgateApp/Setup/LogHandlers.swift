@@ -38,7 +38,7 @@ public struct JSONLogHandler: LogHandler {
         timestamp: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, source: String
     ) -> String {
         var fields: [(String, JSONOut?)] = [
-            ("ts", .string(timestamp.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))),
+            ("ts", .string(timestamp.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))),
             ("level", .string(level.rawValue)), ("logger", .string(label)), ("message", .string(message)),
         ]
         for key in metadata.keys.sorted() where !["ts", "level", "logger", "message", "source"].contains(key) {

@@ -4,7 +4,8 @@ import SeedgateSupport
 
 /// Every setting `seedgate serve` reads, with the names a person gives it. One `ConfigReader` holds
 /// them all: the command line's values first, then the environment (`seedgate.port` is
-/// `SEEDGATE_PORT`), then an optional JSON file (`{"port": 8080, "upstream": {"deadline": 600}}`).
+/// `SEEDGATE_PORT`), then an optional JSON file (`{"port": 8080, "upstream": {"deadline": 600}}`;
+/// `ConfigFile`).
 public enum Setting: String, CaseIterable, Sendable {
     case host, port
     case dataDir = "data.dir"
@@ -75,25 +76,23 @@ public struct SettingsReader: Sendable {
     }
 
     /// The readers of `seedgate serve`: `values` (the command line's, by setting) over the environment
-    /// over `file` (a JSON file whose keys leave out `seedgate.`).
+    /// over `file` (a JSON file of settings, `ConfigFile`).
     public static func layered(values: [Setting: String], environment: [String: String]? = nil, file: String? = nil) async throws -> SettingsReader {
         var layered: [any ConfigProvider] = [
-            InMemoryProvider(name: "command line", values: Dictionary(uniqueKeysWithValues: values.map { setting, value in
-                (AbsoluteConfigKey(setting.key), ConfigValue(.string(value), isSecret: setting.isSecret))
-            })),
+            provider("command line", values),
             environment.map { EnvironmentVariablesProvider(environmentVariables: $0) } ?? EnvironmentVariablesProvider(),
         ]
         if let file {
-            let provider: FileProvider<JSONSnapshot>
-            do { provider = try await FileProvider<JSONSnapshot>(filePath: .init(file)) } catch {
-                throw ConfigurationError("config file (--config / SEEDGATE_CONFIG) \(file): \(error)")
-            }
-            // The file says `port`, the reader asks for `seedgate.port`.
-            layered.append(provider.mapKeys { key in
-                key.components.first == "seedgate" ? AbsoluteConfigKey(Array(key.components.dropFirst()), context: key.context) : key
-            })
+            layered.append(provider("config file", try ConfigFile.read(file)))
         }
         return SettingsReader(ConfigReader(providers: layered))
+    }
+
+    /// Settings given as text, by setting.
+    private static func provider(_ name: String, _ values: [Setting: String]) -> InMemoryProvider {
+        InMemoryProvider(name: name, values: Dictionary(uniqueKeysWithValues: values.map { setting, value in
+            (AbsoluteConfigKey(setting.key), ConfigValue(.string(value), isSecret: setting.isSecret))
+        }))
     }
 
     /// The raw text of a setting, whichever provider has it (a JSON file may hold a number or a boolean).

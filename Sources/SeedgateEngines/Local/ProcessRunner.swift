@@ -24,8 +24,9 @@ public enum ProcessRunner {
     }
 
     /// Runs `tool` to completion with no input, collecting its output; kills it (and reports status
-    /// 137) when `timeout` passes, and kills it when the calling task is cancelled.
-    public static func run(_ tool: String, _ arguments: [String], timeout: Duration) async throws -> Output {
+    /// 137) when `timeout` passes, and kills it when the calling task is cancelled. Its environment is
+    /// this process's, with `environment`'s variables set over it.
+    public static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration) async throws -> Output {
         guard let executable = locate(tool) else { throw NotFound(tool: tool) }
         var options = PlatformOptions()
         // A process group of its own: a Ctrl-C or SIGTERM aimed at the server's group reaches the server,
@@ -33,7 +34,10 @@ public enum ProcessRunner {
         options.processGroupID = 0
         // Cancelled or timed out: killed at once (the teardown ends with SIGKILL).
         options.teardownSequence = []
-        let configuration = Configuration(executable: .path(FilePath(executable)), arguments: Arguments(arguments), platformOptions: options)
+        let changes = Dictionary(uniqueKeysWithValues: environment.compactMap { name, value in Environment.Key(rawValue: name).map { ($0, Optional(value)) } })
+        let configuration = Configuration(
+            executable: .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit.updating(changes), platformOptions: options
+        )
         return try await withThrowingTaskGroup(of: Output?.self) { group in
             group.addTask {
                 let result = try await Subprocess.run(
