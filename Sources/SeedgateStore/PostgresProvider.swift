@@ -332,3 +332,10 @@ extension PSQLError: RedactedInLogs {
         return "PSQLError(\(parts.joined(separator: ", ")))"
     }
 }
+
+/// A cell that could not be decoded: PostgresNIO's debug description includes the cell's bytes.
+extension PostgresDecodingError: RedactedInLogs {
+    public var logDescription: String {
+        "PostgresDecodingError(code: \(code), column: \(columnName), type: \(postgresType), as: \(targetType))"
+    }
+}

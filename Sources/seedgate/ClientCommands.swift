@@ -12,21 +12,23 @@ struct ClientOptions: ParsableArguments {
 
     func client() throws -> SeedgateClient {
         let environment = ProcessInfo.processInfo.environment
+        var base = url ?? environment["SEEDGATE_URL"]
+        var key = apiKey ?? environment["SEEDGATE_API_KEY"]
         // $HOME first: NSHomeDirectory() on Linux is the account's home from the password file.
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         let file = environment["SEEDGATE_CLIENT_CONFIG"] ?? "\(home)/.config/seedgate/client.json"
-        var saved: [String: Any] = [:]
-        if let data = FileManager.default.contents(atPath: file) {
-            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        // The saved file only fills what the flags and the environment left out.
+        if base == nil || key == nil, let data = FileManager.default.contents(atPath: file) {
+            guard let saved = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
                 throw ValidationError("\(file) is not a JSON object like {\"url\": \"http://127.0.0.1:8080\", \"api_key\": \"sk-sg-...\"}")
             }
-            saved = object
+            base = base ?? saved["url"] as? String
+            key = key ?? saved["api_key"] as? String
         }
-        let base = url ?? environment["SEEDGATE_URL"] ?? saved["url"] as? String ?? "http://127.0.0.1:8080"
-        guard let key = apiKey ?? environment["SEEDGATE_API_KEY"] ?? saved["api_key"] as? String, !key.isEmpty else {
+        guard let key, !key.isEmpty else {
             throw ValidationError("give the API key with --api-key, SEEDGATE_API_KEY, or \"api_key\" in \(file)")
         }
-        return SeedgateClient(baseURL: base, apiKey: key)
+        return SeedgateClient(baseURL: base ?? "http://127.0.0.1:8080", apiKey: key)
     }
 
     /// Prints `value` as JSON (with --json) or `text`.

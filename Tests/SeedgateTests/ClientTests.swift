@@ -159,6 +159,10 @@ struct ClientTests {
             #expect(keyless.status != 0 && String(decoding: keyless.stderr, as: UTF8.self).contains("API key"))
             #expect(String(decoding: keyless.stderr, as: UTF8.self).contains("\(home)/.config/seedgate/client.json"))
             try FileManager.default.createDirectory(atPath: home + "/.config/seedgate", withIntermediateDirectories: true)
+            // A stray file in the way of nothing: the flags give both, so it is not read.
+            try Data("not json".utf8).write(to: URL(fileURLWithPath: home + "/.config/seedgate/client.json"))
+            let flagged = try await ProcessRunner.run(try CommandLineTests.binary(), ["account", "--json"] + server, environment: ["HOME": home], timeout: .seconds(30))
+            #expect(flagged.status == 0, "\(String(decoding: flagged.stderr, as: UTF8.self))")
             try Data(#"{"url": "\#(base)", "api_key": "\#(key)"}"#.utf8).write(to: URL(fileURLWithPath: home + "/.config/seedgate/client.json"))
             let saved = try await ProcessRunner.run(try CommandLineTests.binary(), ["account", "--json"], environment: ["HOME": home], timeout: .seconds(30))
             #expect(saved.status == 0 && String(decoding: saved.stdout, as: UTF8.self).contains("\"available\""), "\(String(decoding: saved.stderr, as: UTF8.self))")

@@ -85,7 +85,8 @@ struct ConfigurationTests {
         let file = TestSupport.temporaryDirectory() + "/seedgate.json"
         try Data(#"""
             {"default_rpm": 77, "SEEDGATE_DEFAULT_MAX_IN_FLIGHT": 5, "upstream": {"poll_interval": 7, "Deadline": 99},
-             "log": {"level": "debug"}, "liveness": {"mode": "auto", "ttl": 300, "decision_ttl": 7200}, "max-connections": 50}
+             "log": {"level": "debug"}, "liveness": {"mode": "auto", "ttl": 300, "decision_ttl": 7200}, "max-connections": 50,
+             "result_ttl": 86400.0, "upload_quota": 1e9}
             """#.utf8).write(to: URL(fileURLWithPath: file))
         let configuration = try await Self.configuration(file: file)
         #expect(configuration.defaultLimits.rpm == 77 && configuration.defaultLimits.maxInFlight == 5)
@@ -93,6 +94,7 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .debug && configuration.maxConnections == 50)
         #expect(configuration.livenessMode == .auto && configuration.livenessLinkLifetime == .seconds(300))
         #expect(configuration.livenessDecisionWindow == .seconds(7200))
+        #expect(configuration.resultLinkTTL == .seconds(86400) && configuration.uploadQuota == 1_000_000_000)
     }
 
     static let refusedFiles: [(String, String)] = [
@@ -100,7 +102,9 @@ struct ConfigurationTests {
         (#"{"default_rpm": 10, "default": {"rpm": 20}}"#, "sets SEEDGATE_DEFAULT_RPM twice"),
         (#"{"port": [8080]}"#, "--port / SEEDGATE_PORT must be a string, a number or a boolean, not an array"),
         (#"{"log_level": "loud"}"#, "--log-level / SEEDGATE_LOG_LEVEL must be trace, debug"),
-        (#"{"port": 80"#, "is not JSON"),
+        (#"{"port": 80"#, "is not a JSON object of settings"),
+        (#"{"port": 80, "port": 90}"#, #"the field "port" appears twice"#),
+        (#"{"upstream": {"deadline": 600}, "upstream": {"timeout": 10}}"#, #"the field "upstream" appears twice"#),
         (#"[1, 2]"#, "must hold a JSON object of settings, not an array"),
     ]
 

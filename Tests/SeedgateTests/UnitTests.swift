@@ -788,6 +788,16 @@ struct CallBoundTests {
             let logged = logDescription(of: error)
             #expect(!logged.contains(secret) && logged.contains("sqlState: 22P02") && logged.hasPrefix("PSQLError(code: server"), "\(logged)")
         }
+        // A cell read as the wrong type: the decoding error's debug form shows the cell's bytes.
+        do {
+            _ = try await provider.read { db in try await db.raw("SELECT \(bind: secret)::text AS n").first()?.decode(column: "n", as: Int.self) }
+            Issue.record("a text that is no number was read as one")
+        } catch {
+            let bytes = secret.utf8.prefix(6).map { String(format: "%02x", $0) }.joined()
+            #expect(String(reflecting: error).contains(bytes), "\(String(reflecting: error).prefix(400))")
+            let logged = logDescription(of: error)
+            #expect(!logged.contains(bytes) && !logged.contains(secret) && logged.contains("Decoding"), "\(logged)")
+        }
         await provider.close()
     }
 

@@ -16,8 +16,8 @@ enum ConfigFile {
             throw ConfigurationError("\(named) cannot be read: \(error.localizedDescription)")
         }
         let document: JSONValue
-        do { document = try JSONValue.parse(data) } catch {
-            throw ConfigurationError("\(named) is not JSON: \(error.reason) at byte \(error.offset)")
+        do { document = try JSONValue.parse(data, uniqueKeys: true) } catch {
+            throw ConfigurationError("\(named) is not a JSON object of settings: \(error.reason) (at byte \(error.offset))")
         }
         guard case .object(let top) = document else { throw ConfigurationError("\(named) must hold a JSON object of settings, not \(document.typeName)") }
         var settings: [Setting: String] = [:]
@@ -40,7 +40,8 @@ enum ConfigFile {
                 switch value {
                 case .string(let text): settings[setting] = text
                 case .integer(let number): settings[setting] = String(number)
-                case .number(let number): settings[setting] = String(number)
+                // A whole number written with a fraction or an exponent (86400.0, 1e9) is still whole.
+                case .number(let number): settings[setting] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
                 case .bool(let flag): settings[setting] = String(flag)
                 case .null: break
                 case .array, .object:

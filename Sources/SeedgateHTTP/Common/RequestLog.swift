@@ -68,28 +68,13 @@ package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddle
         // The access line's fields are put together only when the line will be written.
         guard context.logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
-            "method": .string(method), "route": .string(route), "path": .string(Self.loggedPath(request.uri.path, route: route)), "status": .stringConvertible(status),
+            "method": .string(method), "route": .string(route), "path": .string(AccessLogPath.shown(request.uri.path)), "status": .stringConvertible(status),
             "duration_ms": .stringConvertible(Int((elapsed / .milliseconds(1)).rounded())),
         ]
         if let bytes { metadata["bytes"] = .stringConvertible(bytes) }
         if let key = context.trace.keyID { metadata["key"] = .string(key) }
         context.logger.info("request", metadata: metadata)
     }
-
-    /// The path as the access line shows it. A token in a path (the person's verification page,
-    /// upstream's callback) opens what it names to whoever reads it, so its place shows the route's
-    /// `{token}` instead; a path that does not line up with its route is shown as the route.
-    package static func loggedPath(_ path: String, route: String) -> String {
-        guard route.contains(Self.secret) else { return path }
-        let names = route.split(separator: "/", omittingEmptySubsequences: false)
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard names.count == parts.count else { return route }
-        for (index, name) in names.enumerated() where name == Self.secret { parts[index] = name }
-        return parts.joined(separator: "/")
-    }
-
-    /// A route's parameter that is a secret, as routes are written in the logs and metrics.
-    private static var secret: Substring { "{token}" }
 
     /// 1 to 128 letters, digits and `-_.:`; anything else is replaced, never echoed.
     package static func sane(_ value: String) -> String? {
@@ -99,5 +84,30 @@ package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddle
               })
         else { return nil }
         return value
+    }
+}
+
+/// The path as the access line shows it. A token in a path (the person's verification page, upstream's
+/// callback) opens what it names to whoever reads it, so its place shows `{token}` instead. Judged by
+/// the path, not by the route it matched: a link preview's HEAD, or any method the route does not take,
+/// matches no route and still carries the token.
+package enum AccessLogPath {
+    package static func shown(_ path: String) -> String {
+        // Most paths are neither, and are seen at once not to be (a short string, no allocation).
+        let head = path.prefix(10).lowercased()
+        guard head.hasPrefix("/verify/") || head.hasPrefix("/upstream/") else { return path }
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        for template in secretPaths where template.count <= parts.count {
+            let matches = zip(template, parts).allSatisfy { name, part in name.hasPrefix("{") || name == part.lowercased() }
+            guard matches else { continue }
+            for (index, name) in template.enumerated() where name == "{token}" { parts[index] = name }
+            return parts.joined(separator: "/")
+        }
+        return path
+    }
+
+    /// The paths that carry a secret, as their routes are written.
+    private static let secretPaths: [[Substring]] = ["/verify/{token}", "/upstream/ark/{task}/{token}"].map {
+        $0.split(separator: "/", omittingEmptySubsequences: false)
     }
 }

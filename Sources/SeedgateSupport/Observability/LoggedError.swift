@@ -10,3 +10,28 @@ public protocol RedactedInLogs: Error {
 public func logDescription(of error: any Error) -> String {
     (error as? any RedactedInLogs)?.logDescription ?? String(reflecting: error)
 }
+
+/// A value that could not be decoded: its debug description quotes the value (a column's text, a key's
+/// hash). The logs get the case and where it was.
+extension DecodingError: RedactedInLogs {
+    public var logDescription: String {
+        let (kind, context): (String, Context) = switch self {
+        case .typeMismatch(let type, let context): ("typeMismatch(\(type))", context)
+        case .valueNotFound(let type, let context): ("valueNotFound(\(type))", context)
+        case .keyNotFound(let key, let context): ("keyNotFound(\(key.stringValue))", context)
+        case .dataCorrupted(let context): ("dataCorrupted", context)
+        @unknown default: ("unknown", Context(codingPath: [], debugDescription: ""))
+        }
+        return "DecodingError.\(kind) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+    }
+}
+
+/// A value that could not be encoded, as `DecodingError`: never the value itself.
+extension EncodingError: RedactedInLogs {
+    public var logDescription: String {
+        switch self {
+        case .invalidValue(_, let context): "EncodingError.invalidValue at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        @unknown default: "EncodingError"
+        }
+    }
+}
