@@ -370,7 +370,9 @@ struct UpstreamRelayTests {
         try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false, configure: { $0.upstream.pollInterval = .seconds(60) }) { gw in
             let key = try await gw.newKey(credits: 10_000)
             let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "x", "duration": 4}"#, key: key)
-            let queued = try await gw.poll("/v1/tasks/\(id)", key: key, limit: .seconds(30)) { _ in !a.accepted.isEmpty }
+            // Read once upstream has it (a read from before could find the task claimed, not yet sent).
+            try await TestSupport.waitUntil("upstream accepted the task") { !a.accepted.isEmpty }
+            let queued = try await gw.get("/v1/tasks/\(id)", key: key)
             #expect(queued.body["data"]["status"].string == "pending", "\(queued.text)")
             try await TestSupport.waitUntil("upstream finished the task") { a.tasks.first?.status == "succeeded" }
             let cancel = try await gw.post("/v1/tasks/\(id)/cancel", key: key, "")
