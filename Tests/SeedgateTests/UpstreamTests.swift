@@ -221,7 +221,7 @@ struct UpstreamRelayTests {
                 let key = try await gw.store.createKey(name: "burst", credits: 100_000_000, maxInFlight: 64).secret
                 try await withThrowingTaskGroup(of: String.self) { group in
                     for i in 0..<32 {
-                        group.addTask { try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "burst \#(i)", "duration": 4}"#, key: key) }
+                        group.addTask { try await gw.generateApart(#"{"model": "doubao-seedance-2.0", "prompt": "burst \#(i)", "duration": 4}"#, key: key) }
                     }
                     try await group.waitForAll()
                 }
@@ -247,7 +247,7 @@ struct UpstreamRelayTests {
             // Submitted together; their first checks still fall due over a second or more (more under load).
             let ids = try await withThrowingTaskGroup(of: String.self) { group in
                 for i in 0..<18 {
-                    group.addTask { try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "gathered \#(i)", "duration": 4}"#, key: key) }
+                    group.addTask { try await gw.generateApart(#"{"model": "doubao-seedance-2.0", "prompt": "gathered \#(i)", "duration": 4}"#, key: key) }
                 }
                 return try await group.reduce(into: [String]()) { $0.append($1) }
             }
