@@ -49,6 +49,10 @@ extension SQLStore {
         return session
     }
 
+    /// A session still waiting, for the person or the operator (the statuses that are not final); open
+    /// while within its `deadline_at`, overdue past it.
+    private static var waiting: SQLQueryString { "status IN ('pending', 'submitted')" }
+
     public func openLivenessSessions(keyID: String) async throws -> Int {
         let now = Epoch.millis(clock.now)
         return try await provider.read { db in try await Self.openLivenessSessions(db, keyID: keyID, now: now) }
@@ -57,7 +61,7 @@ extension SQLStore {
     private static func openLivenessSessions(_ db: any SQLDatabase, keyID: String, now: Int64) async throws -> Int {
         try await db.raw("""
             SELECT COUNT(*) AS n FROM tasks
-            WHERE key_id = \(bind: keyID) AND kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at >= \(bind: now)
+            WHERE key_id = \(bind: keyID) AND kind = 'liveness' AND \(Self.waiting) AND deadline_at >= \(bind: now)
             """).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
@@ -142,7 +146,7 @@ extension SQLStore {
         let short: SQLQueryString = """
             kind = 'liveness' AND status = 'submitted' AND started_at IS NOT NULL AND deadline_at < started_at + \(bind: window)
             """
-        let overdue: SQLQueryString = "kind = 'liveness' AND status IN ('pending', 'submitted') AND deadline_at < \(bind: now)"
+        let overdue: SQLQueryString = "kind = 'liveness' AND \(Self.waiting) AND deadline_at < \(bind: now)"
         // Asked every second: reads find nothing to do almost always, and then no write lock is taken.
         if try await provider.read({ db in try await db.raw("SELECT id FROM tasks WHERE \(short) LIMIT 1").first() }) != nil {
             try await provider.transaction { db in

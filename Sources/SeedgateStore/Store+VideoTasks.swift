@@ -289,7 +289,7 @@ extension SQLStore {
             kind = 'video' AND upstream_id IS NULL
             AND (status = 'pending' OR (status = 'processing' AND lease_until < \(bind: now)))
             """
-        // Every idle worker loop asks every two seconds (seventeen of them in front of Ark accounts): a read
+        // Every idle worker loop asks every two seconds (up to sixty-five in front of Ark accounts): a read
         // finds nothing almost always, and then no write is made (on SQLite, none queued for the one writer).
         guard try await provider.read({ db in try await db.raw("SELECT id FROM tasks WHERE \(free) LIMIT 1").first() }) != nil else { return nil }
         return try await claim(

@@ -18,14 +18,7 @@ extension Gateway {
     /// `POST /v1/uploads` of a large body, over a client of its own with a deadline that a loaded
     /// machine cannot miss (the test client's is 20 s for the whole exchange).
     func uploadLarge(_ data: Data, key: String) async throws -> Reply {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(port))/v1/uploads")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
-        request.headers.add(name: "Content-Type", value: "application/octet-stream")
-        request.body = .bytes(ByteBuffer(data: data))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(180))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        return Reply(status: Int(response.status.code), text: text, headers: HTTPFields())
+        try await postApart("/v1/uploads", key: key, contentType: "application/octet-stream", body: ByteBuffer(data: data), timeout: .seconds(180))
     }
 
     func uploadCount() async throws -> Int {

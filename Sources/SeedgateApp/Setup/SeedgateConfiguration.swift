@@ -246,7 +246,7 @@ public struct SeedgateConfiguration: Sendable {
             throw ConfigurationError("upstream settings: SEEDGATE_UPSTREAM_DEADLINE and SEEDGATE_UPSTREAM_TIMEOUT must be at least 1 s, SEEDGATE_UPSTREAM_POLL_INTERVAL 0.05 to 3600 s")
         }
         guard (1...64).contains(upstream.submitters) else {
-            throw ConfigurationError("SEEDGATE_UPSTREAM_SUBMITTERS must be 1 to 64, not \(upstream.submitters)")
+            throw ConfigurationError("\(Setting.upstreamSubmitters.label) must be 1 to 64, not \(upstream.submitters)")
         }
         if let publicURL {
             guard let url = URL(string: publicURL), ["http", "https"].contains(url.scheme ?? ""), url.host() != nil else {

@@ -120,25 +120,34 @@ struct Gateway: Sendable {
         var headers: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
         if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
         let response = try await send(.post, "/v1/videos/generations", headers: headers, body: ByteBuffer(string: body))
-        let reply = Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers)
-        #expect(reply.status == 200, "\(body) -> \(reply.text)")
-        return try #require(reply.body["data"][0]["task_id"].string, "\(reply.text)")
+        return try Self.taskID(Reply(status: Int(response.status.code), text: String(buffer: response.body), headers: response.headers), for: body)
     }
 
     /// Submits a generation on a connection of its own (the test client's one connection answers
     /// requests in turn, each against its own 15 s: a burst sent at once through it waits in line),
     /// as many clients at once do; returns its task id.
     func generateApart(_ body: String, key: String) async throws -> String {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(port))/v1/videos/generations")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        let reply = Reply(status: Int(response.status.code), text: text, headers: [:])
+        let reply = try await postApart("/v1/videos/generations", key: key, contentType: "application/json", body: ByteBuffer(string: body), timeout: .seconds(60))
+        return try Self.taskID(reply, for: body)
+    }
+
+    /// A generation's task id, failing the test when it was refused.
+    private static func taskID(_ reply: Reply, for body: String) throws -> String {
         #expect(reply.status == 200, "\(body) -> \(reply.text)")
         return try #require(reply.body["data"][0]["task_id"].string, "\(reply.text)")
+    }
+
+    /// A POST over a connection of its own (AsyncHTTPClient's), with its own deadline, rather than
+    /// through the test client's one connection.
+    func postApart(_ path: String, key: String, contentType: String, body: ByteBuffer, timeout: Duration) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(try #require(port))\(path)")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(body)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout.components.seconds))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        return Reply(status: Int(response.status.code), text: text, headers: [:])
     }
 
     /// Polls `GET /v1/tasks/{id}` until the video task is final.
