@@ -125,12 +125,17 @@ struct ConfigurationTests {
         await #expect(throws: ConfigurationError.self) { try await Self.configuration(file: "/nonexistent/seedgate.json") }
     }
 
-    @Test("seedgate serve with SEEDGATE_RESULT_TTL=1d exits at once and says which setting is wrong")
+    @Test("seedgate serve with SEEDGATE_RESULT_TTL=1d, or --port 80a, exits at once and says which setting is wrong")
     func serveRefusesMalformed() async throws {
         let server = try ServerProcess(directory: TestSupport.temporaryDirectory(), environment: ["SEEDGATE_RESULT_TTL": "1d"])
         let status = await server.child.wait()
         let output = await server.read(until: "SEEDGATE_RESULT_TTL", timeout: 5)
         #expect(status != 0)
         #expect(output.contains("--result-ttl / SEEDGATE_RESULT_TTL must be a whole number, not '1d'"), "\(output)")
+        // The flag's value is judged by the same rule, and named the same way.
+        let flagged = try ServerProcess(directory: TestSupport.temporaryDirectory(), arguments: ["--port", "80a"])
+        #expect(await flagged.child.wait() != 0)
+        let said = await flagged.read(until: "SEEDGATE_PORT", timeout: 5)
+        #expect(said.contains("--port / SEEDGATE_PORT must be a whole number, not '80a'"), "\(said)")
     }
 }
