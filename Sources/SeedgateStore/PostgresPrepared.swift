@@ -22,13 +22,15 @@ enum PostgresPrepared {
         "next_poll_at", "deadline_at", "usage_tokens", "dialect", "request_id",
     ]
 
-    /// A read of one key's task: the task's id as $1, the key's as $2; its rows as they come.
+    /// A read of keys' tasks by the tasks' ids ($1) and their keys' ids ($2), one of each or arrays
+    /// of them pair by pair; its rows as they come.
     protocol KeyedTaskRead: PostgresPreparedStatement where Row == PostgresRow {
-        var id: String { get }
-        var keyID: String { get }
+        associatedtype Bound: PostgresNonThrowingEncodable & Sendable
+        var task: Bound { get }
+        var key: Bound { get }
     }
 
-    /// A key's video task with its webhook delivery, as `GET /v1/tasks/{id}` reads it.
+    /// A key's video task with its webhook delivery, as every dialect's task view reads it.
     struct VideoTaskWithWebhook: KeyedTaskRead {
         static let name = "seedgate_video_task_with_webhook_v1"
         static let sql = """
@@ -36,19 +38,23 @@ enum PostgresPrepared {
             FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
             WHERE t.id = $1 AND t.key_id = $2 AND t.kind = 'video' AND t.deleted_at IS NULL
             """
-        let id: String
-        let keyID: String
+        let task: String
+        let key: String
     }
 
-    /// A key's video task, as the toapis, crun and Ark task views read it.
-    struct VideoTask: KeyedTaskRead {
-        static let name = "seedgate_video_task_v1"
+    /// Several keys' video tasks with their webhook deliveries, as `VideoTaskWithWebhook` reads one:
+    /// pair by pair (no pair twice), a row for each pair that names a task of that key.
+    struct VideoTasksWithWebhooks: KeyedTaskRead {
+        static let name = "seedgate_video_tasks_with_webhooks_v1"
         static let sql = """
-            SELECT \(videoTaskColumns.joined(separator: ", ")) FROM tasks
-            WHERE id = $1 AND key_id = $2 AND kind = 'video' AND deleted_at IS NULL
+            SELECT \(videoTaskColumns.map { "t.\($0)" }.joined(separator: ", ")), \(SQLStore.prefixedDeliveryColumns)
+            FROM unnest($1::text[], $2::text[]) AS q(id, key_id)
+            JOIN tasks t ON t.id = q.id AND t.key_id = q.key_id
+            LEFT JOIN webhook_deliveries w ON w.task_id = t.id
+            WHERE t.kind = 'video' AND t.deleted_at IS NULL
             """
-        let id: String
-        let keyID: String
+        let task: [String]
+        let key: [String]
     }
 
     /// A submission in one statement: the key's hold (the rule of `SQLStore.takeHold`, for one more
@@ -103,12 +109,12 @@ enum PostgresPrepared {
 }
 
 extension PostgresPrepared.KeyedTaskRead {
-    static var bindingDataTypes: [PostgresDataType] { [.text, .text] }
+    static var bindingDataTypes: [PostgresDataType] { [Bound.psqlType, Bound.psqlType] }
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 2)
-        bindings.append(id)
-        bindings.append(keyID)
+        bindings.append(task)
+        bindings.append(key)
         return bindings
     }
 

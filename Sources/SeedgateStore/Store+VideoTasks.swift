@@ -149,7 +149,7 @@ extension SQLStore {
 
     /// On PostgreSQL, the hold, the task and its ledger line in one statement (data-modifying CTEs
     /// commit together), so a submission is one round trip instead of five; and submissions of one key
-    /// that arrive while another is written go in together (`SubmissionBatches`; `batched`). Nil when
+    /// that arrive while another is written go in together (`Batches`; `batched`). Nil when
     /// the hold was refused (for this one, or for its batch as a whole): nothing was written, and
     /// `insertVideoTask` says why, or tries again.
     private func insertVideoTaskInOneStatement(
@@ -161,8 +161,9 @@ extension SQLStore {
         let limit = Int64(clamping: maxInFlight)
         let written: Bool
         if batched, let submissions {
-            written = try await submissions.submit(submission, key: "\(keyID) \(limit)") { batch in
-                try await self.insertVideoTasks(batch, keyID: keyID, limit: limit)
+            written = try await submissions.run(submission, lane: "\(keyID) \(limit)") { batch in
+                let written = try await self.insertVideoTasks(batch, keyID: keyID, limit: limit)
+                return Array(repeating: written, count: batch.count)
             }
         } else {
             written = try await insertVideoTasks([submission], keyID: keyID, limit: limit)
@@ -206,10 +207,9 @@ extension SQLStore {
     }
 
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
-        // Every dialect's task view reads it, as often as clients poll: prepared on PostgreSQL.
-        if let postgres = provider as? PostgresProvider, let rows = try await postgres.prepared(PostgresPrepared.VideoTask(id: id, keyID: keyID), again: true) {
-            return try rows.first.map(Self.videoTask(from:))
-        }
+        // Every dialect's task view reads it, as often as clients poll: on PostgreSQL prepared and
+        // read together with the reads beside it (`videoTaskWithWebhook`).
+        if taskReads != nil { return try await videoTaskWithWebhook(id: id, keyID: keyID)?.task }
         return try await provider.read { db in try await self.videoTask(db, id: id, keyID: keyID) }
     }
 

@@ -51,24 +51,68 @@ extension SQLStore {
     }
 
     /// A video task with its webhook's delivery state, in one query: what a task poll shows.
-    public func videoTaskWithWebhook(id: String, keyID: String) async throws -> (task: VideoTask, webhook: WebhookDelivery?)? {
-        @Sendable func decode(_ row: any SQLRow) throws -> (task: VideoTask, webhook: WebhookDelivery?) {
-            let hasWebhook = try !row.decodeNil(column: "webhook_id")
-            return (try Self.videoTask(from: row), hasWebhook ? try Self.delivery(from: row, prefix: "webhook_") : nil)
+    public func videoTaskWithWebhook(id: String, keyID: String) async throws -> TaskWithWebhook? {
+        let read = TaskRead(id: id, keyID: keyID)
+        // The most frequent read of all (clients poll it): on PostgreSQL prepared, and read together
+        // with the reads that arrive on the same event loop while others are being read.
+        if let postgres = provider as? PostgresProvider, let taskReads {
+            return try await taskReads.run(read, lane: PreferredEventLoop.current.map(ObjectIdentifier.init)) { reads in
+                try await self.videoTasksWithWebhooks(reads, on: postgres)
+            }.get()
         }
-        // The most frequent read of all (clients poll it): prepared on PostgreSQL.
-        if let postgres = provider as? PostgresProvider,
-           let rows = try await postgres.prepared(PostgresPrepared.VideoTaskWithWebhook(id: id, keyID: keyID), again: true) {
-            return try rows.first.map(decode)
+        return try await provider.read { db in try await Self.videoTaskWithWebhook(db, read) }
+    }
+
+    /// A task with its webhook's delivery, as a poll shows it.
+    public typealias TaskWithWebhook = (task: VideoTask, webhook: WebhookDelivery?)
+
+    /// A key's task, as a task read asks for it.
+    package struct TaskRead: Hashable, Sendable {
+        let id: String
+        let keyID: String
+    }
+
+    /// Task reads on PostgreSQL that arrive together on one event loop run as one statement at a time
+    /// per loop while another is out (`Batches`).
+    static let taskReadsAtOnce = 2
+
+    /// The tasks of `reads`, each answered on its own: nil where the key has no such task, an error
+    /// where its row could not be read (the others' answers stand). Prepared, one statement for all;
+    /// where the statement was found stale, unprepared, one read at a time.
+    private func videoTasksWithWebhooks(_ reads: [TaskRead], on postgres: PostgresProvider) async throws -> [Result<TaskWithWebhook?, any Error>] {
+        let rows: [any SQLRow]?
+        if reads.count == 1 {
+            rows = try await postgres.prepared(PostgresPrepared.VideoTaskWithWebhook(task: reads[0].id, key: reads[0].keyID), again: true)
+        } else {
+            let distinct = Array(Set(reads))
+            rows = try await postgres.prepared(PostgresPrepared.VideoTasksWithWebhooks(task: distinct.map(\.id), key: distinct.map(\.keyID)), again: true)
         }
-        return try await provider.read { db in
-            guard let row = try await db.raw("""
-                SELECT t.*, \(unsafeRaw: Self.prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
-                WHERE t.id = \(bind: id) AND t.key_id = \(bind: keyID) AND t.kind = 'video' AND t.deleted_at IS NULL
-                """).first()
-            else { return nil }
-            return try decode(row)
+        guard let rows else {
+            return try await provider.read { db in
+                var answers: [Result<TaskWithWebhook?, any Error>] = []
+                for read in reads { answers.append(.success(try await Self.videoTaskWithWebhook(db, read))) }
+                return answers
+            }
         }
+        if reads.count == 1 { return [Result { try rows.first.map(Self.taskWithWebhook(from:)) }] }
+        var found: [TaskRead: Result<TaskWithWebhook?, any Error>] = [:]
+        for row in rows {
+            let read = TaskRead(id: try row.decode(column: "id", as: String.self), keyID: try row.decode(column: "key_id", as: String.self))
+            found[read] = Result { try Self.taskWithWebhook(from: row) }
+        }
+        return reads.map { found[$0] ?? .success(nil) }
+    }
+
+    private static func videoTaskWithWebhook(_ db: any SQLDatabase, _ read: TaskRead) async throws -> TaskWithWebhook? {
+        try await db.raw("""
+            SELECT t.*, \(unsafeRaw: prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
+            WHERE t.id = \(bind: read.id) AND t.key_id = \(bind: read.keyID) AND t.kind = 'video' AND t.deleted_at IS NULL
+            """).first().map(taskWithWebhook(from:))
+    }
+
+    private static func taskWithWebhook(from row: any SQLRow) throws -> TaskWithWebhook {
+        let hasWebhook = try !row.decodeNil(column: "webhook_id")
+        return (try videoTask(from: row), hasWebhook ? try delivery(from: row, prefix: "webhook_") : nil)
     }
 
     static let prefixedDeliveryColumns = [

@@ -13,15 +13,19 @@ public struct SQLStore: GatewayStore {
     /// On PostgreSQL, live keys kept between requests (see `KeyCache`); SQLite answers on the calling
     /// thread, so it is asked every time and a revocation holds at once.
     package let keyCache: KeyCache?
-    /// On PostgreSQL, one key's submissions arriving together are written together (see
-    /// `SubmissionBatches`); SQLite's writer already commits waiting transactions together.
-    package let submissions: SubmissionBatches<Submission>?
+    /// On PostgreSQL, one key's submissions arriving together are written together (see `Batches`);
+    /// SQLite's writer already commits waiting transactions together.
+    package let submissions: Batches<String, Submission, Bool>?
+    /// On PostgreSQL, task reads arriving together on one event loop are read together (see `Batches`,
+    /// `videoTaskWithWebhook`); SQLite reads on the calling thread, with no round trip to save.
+    package let taskReads: Batches<ObjectIdentifier?, TaskRead, Result<TaskWithWebhook?, any Error>>?
 
     public init(provider: any DatabaseProvider, clock: any WallClock = SystemClock()) {
         self.provider = provider
         self.clock = clock
         self.keyCache = provider.flavor == .postgres ? KeyCache(clock: clock) : nil
-        self.submissions = provider.flavor == .postgres ? SubmissionBatches() : nil
+        self.submissions = provider.flavor == .postgres ? Batches() : nil
+        self.taskReads = provider.flavor == .postgres ? Batches(concurrent: Self.taskReadsAtOnce) : nil
     }
 
     public func migrate() async throws {
