@@ -159,7 +159,7 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
                     _ = try? await connection.close().get()
                     result = .failure(ConnectionLost(error: error))
                 } catch {
-                    result = .failure(error)
+                    result = .failure(Self.refusedText(error) ?? error)
                 }
                 _ = watchdog.finish(ticket)
                 if release.claim() { self.giveBack(connection) }
@@ -259,6 +259,13 @@ public final class PostgresProvider: DatabaseProvider, @unchecked Sendable {
             }
         }
         return error is ConnectionPoolTimeoutError || error is ConnectionPoolError || error is ChannelError || error is IOError
+    }
+
+    /// Text the database cannot store (SQLSTATE 22021: the NUL character, which the API refuses first,
+    /// by the field's name, wherever text comes in): the request's fault, a 400, never a 500.
+    static func refusedText(_ error: any Error) -> SeedgateError? {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "22021" else { return nil }
+        return SeedgateError(.invalidRequest, code: "invalid_text", message: "the request holds text the database cannot store (the NUL character, \\u0000)")
     }
 
     /// The 503 for a database that cannot be reached; its cause goes to the log, not to the client.

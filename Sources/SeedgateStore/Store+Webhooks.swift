@@ -52,6 +52,9 @@ extension SQLStore {
 
     /// A video task with its webhook's delivery state, in one query: what a task poll shows.
     public func videoTaskWithWebhook(id: String, keyID: String) async throws -> TaskWithWebhook? {
+        // No task's id holds NUL, and on PostgreSQL one such read would fail the whole statement it
+        // shares with other keys' reads: answered here, as the task it names is not there.
+        guard !JSONFields.holdsNUL(id), !JSONFields.holdsNUL(keyID) else { return nil }
         let read = TaskRead(id: id, keyID: keyID)
         // The most frequent read of all (clients poll it): on PostgreSQL prepared, and read together
         // with the reads that arrive on the same event loop while others are being read.
@@ -90,7 +93,13 @@ extension SQLStore {
         guard let rows else {
             return try await provider.read { db in
                 var answers: [Result<TaskWithWebhook?, any Error>] = []
-                for read in reads { answers.append(.success(try await Self.videoTaskWithWebhook(db, read))) }
+                for read in reads {
+                    do {
+                        answers.append(.success(try await Self.videoTaskWithWebhook(db, read)))
+                    } catch where !PostgresProvider.isConnectionLost(error) {
+                        answers.append(.failure(error))
+                    }
+                }
                 return answers
             }
         }

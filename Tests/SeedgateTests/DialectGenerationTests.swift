@@ -351,4 +351,33 @@ struct DialectGenerationTests {
         // The other fields of the changed model stay as they were.
         #expect(catalog.spec(.fast)?.toapisNames == ModelCatalog.builtIn.spec(.fast)?.toapisNames && catalog.spec(.fast)?.durations == 4...15)
     }
+
+    @Test("text holding the NUL character (\\u0000 in a body, %00 in a query) is refused by the field's name in each dialect's envelope, on both databases; nothing is stored",
+          arguments: Backend.all)
+    func nulRefused(_ backend: Backend) async throws {
+        try await withGateway(backend: backend) { gw in
+            let key = try await gw.newKey()
+            let apimart = try await gw.post("/v1/videos/generations", key: key, #"{"model": "doubao-seedance-2.0", "prompt": "a\u0000b", "duration": 4}"#)
+            #expect(apimart.status == 400 && apimart.body["error"]["param"].string == "prompt", "\(apimart.text)")
+            let toapis = try await gw.post("/v1/videos/generations", key: key, #"{"model": "doubao-seedance-2-0", "prompt": "a\u0000cat", "duration": 4}"#)
+            #expect(toapis.status == 400 && toapis.body["success"].bool == false && toapis.body["error"]["param"].string == "prompt", "\(toapis.text)")
+            let ark = try await gw.post("/api/v3/contents/generations/tasks", key: key, #"{"model": "doubao-seedance-2-0-260128", "content": [{"type": "text", "text": "x\u0000"}]}"#)
+            #expect(ark.status == 400 && ark.body["error"]["param"].string == "content[0].text", "\(ark.text)")
+            let crun = try await gw.get("/api/v1/client/job/TaskInfo?task_id=vt_x%00", key: key, header: .xAPIKey)
+            #expect(crun.status == 422 && crun.body["message"].string?.hasPrefix("task_id: must not contain the NUL character") == true, "\(crun.text)")
+            let named = try await gw.get("/v1/tasks?status=completed&bad%00name=1", key: key)
+            #expect(named.status == 400 && named.body["error"]["param"].string == "badname", "\(named.text)")
+            let list = try await gw.get("/v1/tasks", key: key).body["data"]["items"]
+            #expect(list.exists && list.array.isEmpty, "nothing was stored")
+            // Below the API, on PostgreSQL: the database's own refusal of such text is a 400 too, not a 500.
+            if backend == .postgres {
+                do {
+                    _ = try await gw.store.createKey(name: "a\u{0}b", credits: 1)
+                    Issue.record("a name holding NUL was stored")
+                } catch let error as SeedgateError {
+                    #expect(error.kind == .invalidRequest && error.code == "invalid_text", "\(error)")
+                }
+            }
+        }
+    }
 }

@@ -185,14 +185,14 @@ struct ProbeTests {
     func controlCharactersAndTools() async throws {
         try await withGateway { gw in
             let key = try await gw.newKey()
-            for (body, field) in [
-                (#"{"group": {"name": "a\u0000b"}, "url": "\#(gw.url("good.png"))"}"#, "group.name"),
-                (#"{"group": {"name": "g"}, "assets": [{"url": "\#(gw.url("good.png"))", "name": "x\u001bK"}]}"#, "assets[0].name"),
-                (#"{"group": {"name": "g", "description": "bell \u0007"}, "url": "\#(gw.url("good.png"))"}"#, "group.description"),
+            for (body, field, rule) in [
+                (#"{"group": {"name": "a\u0000b"}, "url": "\#(gw.url("good.png"))"}"#, "group.name", "the NUL character"),
+                (#"{"group": {"name": "g"}, "assets": [{"url": "\#(gw.url("good.png"))", "name": "x\u001bK"}]}"#, "assets[0].name", "control characters"),
+                (#"{"group": {"name": "g", "description": "bell \u0007"}, "url": "\#(gw.url("good.png"))"}"#, "group.description", "control characters"),
             ] {
                 let reply = try await gw.post("/v1/seedance2/private-avatar", key: key, body)
                 #expect(reply.status == 400 && reply.body["error"]["param"].string == field, "\(reply.text)")
-                #expect(reply.body["error"]["message"].string?.contains("control characters") == true, "\(reply.text)")
+                #expect(reply.body["error"]["message"].string?.contains(rule) == true, "\(reply.text)")
             }
             let lines = try await gw.post("/v1/seedance2/private-avatar", key: key, #"{"group": {"name": "g", "description": "two\nlines\tok"}, "url": "\#(gw.url("good.png"))"}"#)
             #expect(lines.status == 200, "\(lines.text)")

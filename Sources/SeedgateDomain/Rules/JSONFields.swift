@@ -29,6 +29,12 @@ public struct JSONFields: Sendable {
         return JSONFields(object)
     }
 
+    /// Text that holds the NUL character (`\u0000` in JSON, `%00` in a URL): valid JSON, but no id,
+    /// name or prompt has it, and PostgreSQL cannot store it in text at all, so it is refused where it
+    /// comes in, by the field's name, on either database alike.
+    public static func holdsNUL(_ text: String) -> Bool { text.utf8.contains(0) }
+    public static let nulRule = "must not contain the NUL character (\\u0000, %00)"
+
     public func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     public func has(_ key: String) -> Bool {
@@ -46,7 +52,9 @@ public struct JSONFields: Sendable {
     public func string(_ key: String) throws(SeedgateError) -> String? {
         switch values[key] {
         case .none, .some(.null): return nil
-        case .some(.string(let s)): return s
+        case .some(.string(let s)):
+            guard !Self.holdsNUL(s) else { throw .invalid(name(key), Self.nulRule) }
+            return s
         case .some(let other): throw .invalid(name(key), "must be a string, not \(other.typeName)")
         }
     }
@@ -110,6 +118,7 @@ public struct JSONFields: Sendable {
             guard case .string(let s) = item else {
                 throw .invalid("\(name(key))[\(index)]", "must be a string, not \(item.typeName)")
             }
+            guard !Self.holdsNUL(s) else { throw .invalid("\(name(key))[\(index)]", Self.nulRule) }
             result.append(s)
         }
         return result

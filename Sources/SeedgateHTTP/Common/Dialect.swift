@@ -53,6 +53,9 @@ package struct DialectErrorMiddleware<Context: RequestContext>: RouterMiddleware
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
+            if let query = request.uri.query, let parameter = Self.parameterHoldingNUL(query) {
+                throw SeedgateError.invalid(parameter, JSONFields.nulRule)
+            }
             return try await next(request, context)
         } catch let error as SeedgateError {
             // Refusals an operator alerts on: rate limits, in-flight limits, credits.
@@ -69,6 +72,19 @@ package struct DialectErrorMiddleware<Context: RequestContext>: RouterMiddleware
             context.logger.error("unexpected error", metadata: ["error": "\(logDescription(of: error))"])
             return dialect.render(.internalError())
         }
+    }
+
+    /// The name of the first query parameter whose name or value decodes to text holding NUL (`%00`);
+    /// every route's query is checked here, as `JSONFields` checks every body's strings.
+    package static func parameterHoldingNUL(_ query: String) -> String? {
+        guard query.utf8.contains(0) || query.range(of: "%00") != nil else { return nil }
+        for pair in query.split(separator: "&") {
+            guard pair.utf8.contains(0) || pair.range(of: "%00") != nil else { continue }
+            let name = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let decoded = (name.removingPercentEncoding ?? name).filter { $0 != "\0" }
+            return decoded.isEmpty ? "query" : String(decoded.prefix(80))
+        }
+        return nil
     }
 
     package static func translate(_ error: HTTPError) -> SeedgateError {
