@@ -213,11 +213,13 @@ struct UpstreamRelayTests {
     func burstSubmissions() async throws {
         for local in [false, true] {
             let fake = try await FakeArk.start()
-            // Each create is answered once seventeen are being answered at once, or after 4 s (under the
-            // 5 s request timeout) otherwise: the loops' creates overlap however slowly the burst arrives.
+            // Each create is answered once seventeen are being answered at once, or after 4 s otherwise:
+            // the loops' creates overlap however slowly the burst arrives. The request timeout is the
+            // default 30 s here: at 5 s a loaded machine let creates time out that the fake then
+            // accepted, and the tasks were sent again (a timed-out create is retried; see the notes).
             fake.update { $0.createTime = .seconds(local ? 1 : 4); $0.createsTogether = local ? 0 : 17 }
             let entries = [fake.channel(name: "ark-a")] + (local ? [#"{"name": "here", "type": "local", "priority": 2}"#] : [])
-            try await withUpstreamGateway(entries, callbacks: true, configure: { $0.upstream.submitters = 16 }) { gw in
+            try await withUpstreamGateway(entries, callbacks: true, configure: { $0.upstream.submitters = 16; $0.upstream.requestTimeout = .seconds(30) }) { gw in
                 let key = try await gw.store.createKey(name: "burst", credits: 100_000_000, maxInFlight: 64).secret
                 try await withThrowingTaskGroup(of: String.self) { group in
                     for i in 0..<32 {
@@ -225,7 +227,8 @@ struct UpstreamRelayTests {
                     }
                     try await group.waitForAll()
                 }
-                try await TestSupport.waitUntil("the burst is accepted upstream", limit: .seconds(90)) { fake.accepted.count == 32 }
+                try await TestSupport.waitUntil("the burst is accepted upstream", limit: .seconds(90)) { fake.accepted.count >= 32 }
+                #expect(fake.accepted.count == 32, "each task accepted once: \(fake.accepted.count)")
                 if local {
                     #expect(fake.mostCreatesAtOnce <= 4, "each loop may hold an ffmpeg where a channel renders here: \(fake.mostCreatesAtOnce)")
                 } else {

@@ -238,7 +238,16 @@ func withGateway<R: Sendable>(
     let directory = config.dataDirectory, configuration = config
     do {
         let result = try await app.test(.live) { client in
-            try await body(Gateway(client: client, store: store, fixtures: fixtures, dataDirectory: directory, configuration: configuration))
+            let port = client.port ?? 0
+            CallbackGate.open(port)
+            do {
+                let result = try await body(Gateway(client: client, store: store, fixtures: fixtures, dataDirectory: directory, configuration: configuration))
+                await CallbackGate.close(port)
+                return result
+            } catch {
+                await CallbackGate.close(port)
+                throw error
+            }
         }
         await provider.close()
         if dataDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
