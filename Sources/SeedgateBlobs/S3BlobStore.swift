@@ -72,7 +72,7 @@ public struct S3BlobStore: BlobStore {
             await drain(response)
             try? FileManager.default.removeItem(atPath: file)
         } catch {
-            logger.error("could not store a result file in S3", metadata: ["key": "\(key)", "error": "\(error)"])
+            logger.error("could not store a result file in S3", metadata: ["key": "\(key)", "error": "\(logDescription(of: error))"])
             throw error
         }
     }

@@ -36,7 +36,7 @@ enum PostgresPrepared {
         static let sql = """
             SELECT \(videoTaskColumns.map { "t.\($0)" }.joined(separator: ", ")), \(SQLStore.prefixedDeliveryColumns)
             FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
-            WHERE t.id = $1 AND t.key_id = $2 AND t.kind = 'video' AND t.deleted_at IS NULL
+            WHERE t.id = $1 AND t.key_id = $2 AND \(SQLStore.shownVideoTasks("t"))
             """
         let task: String
         let key: String
@@ -51,7 +51,7 @@ enum PostgresPrepared {
             FROM unnest($1::text[], $2::text[]) AS q(id, key_id)
             JOIN tasks t ON t.id = q.id AND t.key_id = q.key_id
             LEFT JOIN webhook_deliveries w ON w.task_id = t.id
-            WHERE t.kind = 'video' AND t.deleted_at IS NULL
+            WHERE \(SQLStore.shownVideoTasks("t"))
             """
         let task: [String]
         let key: [String]

@@ -83,7 +83,7 @@ extension SQLStore {
 
 extension SQLStore {
     public func consoleTasks(_ query: ConsoleTaskQuery, offset: Int, limit: Int) async throws -> (tasks: [VideoTask], total: Int) {
-        var conditions = SQLQueryString("kind = 'video' AND deleted_at IS NULL")
+        var conditions = SQLQueryString("\(unsafeRaw: Self.shownVideoTasks())")
         if let key = query.keyID { conditions.appendInterpolation(unsafeRaw: " AND key_id = "); conditions.appendInterpolation(bind: key) }
         if let status = query.status { conditions.appendInterpolation(unsafeRaw: " AND status = "); conditions.appendInterpolation(bind: status.rawValue) }
         if let model = query.model { conditions.appendInterpolation(unsafeRaw: " AND model = "); conditions.appendInterpolation(bind: model) }
@@ -99,7 +99,7 @@ extension SQLStore {
 
     public func consoleTask(id: String, keyID: String?) async throws -> VideoTask? {
         try await provider.read { db in
-            var select = SQLQueryString("SELECT * FROM tasks WHERE kind = 'video' AND deleted_at IS NULL AND id = \(bind: id)")
+            var select = SQLQueryString("SELECT * FROM tasks WHERE \(unsafeRaw: Self.shownVideoTasks()) AND id = \(bind: id)")
             if let keyID { select.appendInterpolation(unsafeRaw: " AND key_id = "); select.appendInterpolation(bind: keyID) }
             return try await db.raw(select).first().map(Self.videoTask(from:))
         }
@@ -119,7 +119,7 @@ extension SQLStore {
         let since = end - 24 * 3_600_000
         return try await provider.read { db in
             var overview = ConsoleOverview()
-            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM tasks WHERE kind = 'video' AND deleted_at IS NULL GROUP BY status").all() {
+            for row in try await db.raw("SELECT status, COUNT(*) AS n FROM tasks WHERE \(unsafeRaw: Self.shownVideoTasks()) GROUP BY status").all() {
                 overview.tasksByStatus[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self)
             }
             for row in try await db.raw("""

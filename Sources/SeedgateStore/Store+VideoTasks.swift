@@ -206,6 +206,13 @@ extension SQLStore {
         return inserted == batch.count
     }
 
+    /// The video tasks a key's views show (not asset tasks, not deleted ones), as SQL over `tasks`, or
+    /// over the table named `alias`.
+    static func shownVideoTasks(_ alias: String? = nil) -> String {
+        let column = { (name: String) in alias.map { "\($0).\(name)" } ?? name }
+        return "\(column("kind")) = 'video' AND \(column("deleted_at")) IS NULL"
+    }
+
     public func videoTask(id: String, keyID: String) async throws -> VideoTask? {
         // Every dialect's task view reads it, as often as clients poll: on PostgreSQL prepared and
         // read together with the reads beside it (`videoTaskWithWebhook`).
@@ -215,7 +222,7 @@ extension SQLStore {
 
     package func videoTask(_ db: any SQLDatabase, id: String, keyID: String) async throws -> VideoTask? {
         try await db.raw("""
-            SELECT * FROM tasks WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND deleted_at IS NULL
+            SELECT * FROM tasks WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND \(unsafeRaw: Self.shownVideoTasks())
             """).first().map(Self.videoTask(from:))
     }
 
@@ -231,7 +238,7 @@ extension SQLStore {
     }
 
     public func searchVideoTasks(keyID: String, filter: TaskFilter, offset: Int, limit: Int) async throws -> (tasks: [VideoTask], total: Int) {
-        var conditions = SQLQueryString("key_id = \(bind: keyID) AND kind = 'video' AND deleted_at IS NULL")
+        var conditions = SQLQueryString("key_id = \(bind: keyID) AND \(unsafeRaw: Self.shownVideoTasks())")
         let expired = ["expired", "deadline_exceeded"].map { "'\($0)'" }.joined(separator: ", ")
         switch filter.state {
         case .queued?: conditions.appendInterpolation(unsafeRaw: " AND " + Self.condition(for: .pending))
@@ -262,7 +269,7 @@ extension SQLStore {
         try await provider.transaction { db in
             !(try await db.raw("""
                 UPDATE tasks SET deleted_at = \(bind: Epoch.millis(self.clock.now))
-                WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND kind = 'video' AND deleted_at IS NULL
+                WHERE id = \(bind: id) AND key_id = \(bind: keyID) AND \(unsafeRaw: Self.shownVideoTasks())
                     AND status IN ('completed', 'failed', 'cancelled') RETURNING id
                 """).all()).isEmpty
         }
@@ -271,7 +278,7 @@ extension SQLStore {
     /// The key's video tasks, newest first, `limit` at a time; `cursor` is the last id of the previous page.
     public func videoTasks(keyID: String, status: VideoStatus?, limit: Int, before cursor: String?) async throws -> TaskPage {
         try await provider.read { db in
-            var query = SQLQueryString("SELECT * FROM tasks WHERE key_id = \(bind: keyID) AND kind = 'video' AND deleted_at IS NULL")
+            var query = SQLQueryString("SELECT * FROM tasks WHERE key_id = \(bind: keyID) AND \(unsafeRaw: Self.shownVideoTasks())")
             if let status { query.appendInterpolation(unsafeRaw: " AND " + Self.condition(for: status)) }
             if let cursor { query.appendInterpolation(unsafeRaw: " AND id < "); query.appendInterpolation(bind: cursor) }
             query.appendInterpolation(unsafeRaw: " ORDER BY id DESC LIMIT \(limit + 1)")

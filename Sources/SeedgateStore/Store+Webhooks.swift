@@ -75,8 +75,8 @@ extension SQLStore {
         let keyID: String
     }
 
-    /// Task reads on PostgreSQL that arrive together on one event loop run as one statement at a time
-    /// per loop while another is out (`Batches`).
+    /// How many statements of task reads each event loop has out at once on PostgreSQL; reads arriving
+    /// while they are out wait, and go together in the next (`Batches`).
     static let taskReadsAtOnce = 2
 
     /// The tasks of `reads`, each answered on its own: nil where the key has no such task, an error
@@ -115,7 +115,7 @@ extension SQLStore {
     private static func videoTaskWithWebhook(_ db: any SQLDatabase, _ read: TaskRead) async throws -> TaskWithWebhook? {
         try await db.raw("""
             SELECT t.*, \(unsafeRaw: prefixedDeliveryColumns) FROM tasks t LEFT JOIN webhook_deliveries w ON w.task_id = t.id
-            WHERE t.id = \(bind: read.id) AND t.key_id = \(bind: read.keyID) AND t.kind = 'video' AND t.deleted_at IS NULL
+            WHERE t.id = \(bind: read.id) AND t.key_id = \(bind: read.keyID) AND \(unsafeRaw: shownVideoTasks("t"))
             """).first().map(taskWithWebhook(from:))
     }
 

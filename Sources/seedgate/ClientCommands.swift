@@ -11,11 +11,12 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print JSON for scripts instead of text.") var json = false
 
     func client() throws -> SeedgateClient {
-        let environment = ProcessInfo.processInfo.environment
+        // A variable set but empty counts as unset, as a shell's `VAR=` means.
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         var base = url ?? environment["SEEDGATE_URL"]
         var key = apiKey ?? environment["SEEDGATE_API_KEY"]
         // $HOME first: NSHomeDirectory() on Linux is the account's home from the password file.
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? NSHomeDirectory()
         let file = environment["SEEDGATE_CLIENT_CONFIG"] ?? "\(home)/.config/seedgate/client.json"
         // The saved file only fills what the flags and the environment left out.
         if base == nil || key == nil, let data = FileManager.default.contents(atPath: file) {

@@ -53,7 +53,7 @@ struct StoreOptions: ParsableArguments {
 
     /// The configuration these options, the environment and the config file describe.
     func configuration() async throws -> SeedgateConfiguration {
-        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: values, file: configFile))
+        try SeedgateConfiguration(settings: try SettingsReader.layered(values: values, file: configFile))
     }
 
     /// Opens the store, runs `body`, and closes the store whether `body` succeeded or not.
@@ -171,7 +171,7 @@ struct Serve: AsyncParsableCommand {
         values[.liveness] = liveness
         values[.livenessTTL] = livenessTtl
         values[.livenessDecisionTTL] = livenessDecisionTtl
-        let settings = try await SettingsReader.layered(values: values, file: store.configFile)
+        let settings = try SettingsReader.layered(values: values, file: store.configFile)
         let config = try SeedgateConfiguration(settings: settings)
         let format = config.logFormat
         LoggingSystem.bootstrap { label in
@@ -213,7 +213,7 @@ struct Serve: AsyncParsableCommand {
                 """.utf8))
             }
         } catch {
-            logger.error("could not create the admin token", metadata: ["error": "\(error)"])
+            logger.error("could not create the admin token", metadata: ["error": "\(logDescription(of: error))"])
         }
         do {
             guard try await store.keyCount() == 0 else { return }
@@ -254,7 +254,7 @@ struct Serve: AsyncParsableCommand {
 
             """.utf8))
         } catch {
-            logger.error("could not create the first API key", metadata: ["error": "\(error)"])
+            logger.error("could not create the first API key", metadata: ["error": "\(logDescription(of: error))"])
         }
     }
 }
@@ -429,7 +429,7 @@ struct Channels: AsyncParsableCommand {
         @Option(help: "The channels file (env SEEDGATE_CHANNELS).") var channels: String?
 
         func run() async throws {
-            let config = try SeedgateConfiguration(settings: try await SettingsReader.layered(values: [:]))
+            let config = try SeedgateConfiguration(settings: try SettingsReader.layered(values: [:]))
             guard let file = channels ?? config.channelsFile else { throw ValidationError("give the channels file with --channels or SEEDGATE_CHANNELS") }
             let list = try ChannelsFile.load(path: file, catalog: try config.catalog())
             let http = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -163,6 +163,10 @@ struct ClientTests {
             try Data("not json".utf8).write(to: URL(fileURLWithPath: home + "/.config/seedgate/client.json"))
             let flagged = try await ProcessRunner.run(try CommandLineTests.binary(), ["account", "--json"] + server, environment: ["HOME": home], timeout: .seconds(30))
             #expect(flagged.status == 0, "\(String(decoding: flagged.stderr, as: UTF8.self))")
+            // Needed (an empty SEEDGATE_API_KEY counts as unset), it is read, and named as not JSON.
+            let unreadable = try await ProcessRunner.run(try CommandLineTests.binary(), ["account"], environment: ["HOME": home, "SEEDGATE_API_KEY": ""], timeout: .seconds(30))
+            let complaint = String(decoding: unreadable.stderr, as: UTF8.self)
+            #expect(unreadable.status != 0 && complaint.contains("\(home)/.config/seedgate/client.json is not a JSON object"), "\(complaint)")
             try Data(#"{"url": "\#(base)", "api_key": "\#(key)"}"#.utf8).write(to: URL(fileURLWithPath: home + "/.config/seedgate/client.json"))
             let saved = try await ProcessRunner.run(try CommandLineTests.binary(), ["account", "--json"], environment: ["HOME": home], timeout: .seconds(30))
             #expect(saved.status == 0 && String(decoding: saved.stdout, as: UTF8.self).contains("\"available\""), "\(String(decoding: saved.stderr, as: UTF8.self))")

@@ -8,7 +8,7 @@ struct ConfigurationTests {
     static func configuration(
         values: [Setting: String] = [:], environment: [String: String] = [:], file: String? = nil
     ) async throws -> SeedgateConfiguration {
-        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: values, environment: environment, file: file))
+        try SeedgateConfiguration(settings: try SettingsReader.layered(values: values, environment: environment, file: file))
     }
 
     static let malformed: [(String, String, String)] = [
@@ -86,7 +86,7 @@ struct ConfigurationTests {
         try Data(#"""
             {"default_rpm": 77, "SEEDGATE_DEFAULT_MAX_IN_FLIGHT": 5, "upstream": {"poll_interval": 7, "Deadline": 99},
              "log": {"level": "debug"}, "liveness": {"mode": "auto", "ttl": 300, "decision_ttl": 7200}, "max-connections": 50,
-             "result_ttl": 86400.0, "upload_quota": 1e9}
+             "result_ttl": 86400.0, "upload_quota": 2e15}
             """#.utf8).write(to: URL(fileURLWithPath: file))
         let configuration = try await Self.configuration(file: file)
         #expect(configuration.defaultLimits.rpm == 77 && configuration.defaultLimits.maxInFlight == 5)
@@ -94,7 +94,7 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .debug && configuration.maxConnections == 50)
         #expect(configuration.livenessMode == .auto && configuration.livenessLinkLifetime == .seconds(300))
         #expect(configuration.livenessDecisionWindow == .seconds(7200))
-        #expect(configuration.resultLinkTTL == .seconds(86400) && configuration.uploadQuota == 1_000_000_000)
+        #expect(configuration.resultLinkTTL == .seconds(86400) && configuration.uploadQuota == 2_000_000_000_000_000)
     }
 
     static let refusedFiles: [(String, String)] = [

@@ -104,7 +104,7 @@ struct S3SignerTests {
 @Suite("S3 blob store settings")
 struct S3SettingsTests {
     func configuration(_ environment: [String: String]) async throws -> SeedgateConfiguration {
-        try SeedgateConfiguration(settings: try await SettingsReader.layered(values: [:], environment: environment))
+        try SeedgateConfiguration(settings: try SettingsReader.layered(values: [:], environment: environment))
     }
 
     func message(_ config: SeedgateConfiguration) -> String {

@@ -459,7 +459,8 @@ struct UpstreamRelayTests {
         try await withUpstreamGateway([a.channel(name: "ark-a")], callbacks: false) { gw in
             let key = try await gw.newKey(credits: 10_000)
             let id = try await gw.generate(#"{"model": "doubao-seedance-2.0", "prompt": "lost", "duration": 4}"#, key: key)
-            let done = try await gw.finishedVideo(id, key: key, limit: .seconds(60))
+            // Six copies, each after a longer wait: 13 s alone, past 60 s once in a loaded full run.
+            let done = try await gw.finishedVideo(id, key: key, limit: .seconds(150))
             #expect(done.body["data"]["status"].string == "failed")
             #expect(done.body["data"]["error"]["code"].string == "result_unavailable", "\(done.text)")
             let account = try await gw.get("/v1/account", key: key)

@@ -41,7 +41,7 @@ enum ConfigFile {
                 case .string(let text): settings[setting] = text
                 case .integer(let number): settings[setting] = String(number)
                 // A whole number written with a fraction or an exponent (86400.0, 1e9) is still whole.
-                case .number(let number): settings[setting] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+                case .number(let number): settings[setting] = Int64(exactly: number).map(String.init) ?? String(number)
                 case .bool(let flag): settings[setting] = String(flag)
                 case .null: break
                 case .array, .object:

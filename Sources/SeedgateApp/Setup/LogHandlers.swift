@@ -121,7 +121,7 @@ package enum StandardOutputLines {
         if let provided = provider?.get() { merged.merge(provided) { $1 } }
         if let own = event.metadata { merged.merge(own) { $1 } }
         if let error = event.error {
-            merged["error.message"] = "\(error)"
+            merged["error.message"] = "\(logDescription(of: error))"
             merged["error.type"] = "\(String(reflecting: type(of: error)))"
         }
         return merged

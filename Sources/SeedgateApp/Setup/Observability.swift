@@ -119,7 +119,7 @@ package struct HealthRoutes {
                 checks.append(("store", .string(migrated ? "ok" : "migrations pending")))
                 ready = ready && migrated
             } catch {
-                context.logger.warning("readiness: the store does not answer", metadata: ["error": "\(error)"])
+                context.logger.warning("readiness: the store does not answer", metadata: ["error": "\(logDescription(of: error))"])
                 checks.append(("store", "unreachable"))
                 ready = false
             }
@@ -127,7 +127,7 @@ package struct HealthRoutes {
                 _ = try await blobs.size(of: "health/probe")
                 checks.append(("blob_store", "ok"))
             } catch {
-                context.logger.warning("readiness: the blob store does not answer", metadata: ["error": "\(error)"])
+                context.logger.warning("readiness: the blob store does not answer", metadata: ["error": "\(logDescription(of: error))"])
                 checks.append(("blob_store", "unreachable"))
                 ready = false
             }

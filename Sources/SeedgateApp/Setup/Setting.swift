@@ -77,7 +77,7 @@ public struct SettingsReader: Sendable {
 
     /// The readers of `seedgate serve`: `values` (the command line's, by setting) over the environment
     /// over `file` (a JSON file of settings, `ConfigFile`).
-    public static func layered(values: [Setting: String], environment: [String: String]? = nil, file: String? = nil) async throws -> SettingsReader {
+    public static func layered(values: [Setting: String], environment: [String: String]? = nil, file: String? = nil) throws -> SettingsReader {
         var layered: [any ConfigProvider] = [
             provider("command line", values),
             environment.map { EnvironmentVariablesProvider(environmentVariables: $0) } ?? EnvironmentVariablesProvider(),
@@ -95,13 +95,10 @@ public struct SettingsReader: Sendable {
         }))
     }
 
-    /// The raw text of a setting, whichever provider has it (a JSON file may hold a number or a boolean).
+    /// The raw text of a setting, whichever provider has it (every provider holds text: the config
+    /// file's numbers and booleans are written as text when it is read).
     public func text(_ setting: Setting) -> String? {
-        if let string = reader.string(forKey: setting.key, isSecret: setting.isSecret) { return string }
-        if let int = reader.int(forKey: setting.key) { return String(int) }
-        if let double = reader.double(forKey: setting.key) { return String(double) }
-        if let bool = reader.bool(forKey: setting.key) { return String(bool) }
-        return nil
+        reader.string(forKey: setting.key, isSecret: setting.isSecret)
     }
 
     /// The text of a setting that is set; set but empty is refused (an unset setting is nil).

@@ -31,7 +31,7 @@ public struct LivenessWorker: Service {
             do {
                 try await pass()
             } catch {
-                logger.error("liveness pass failed", metadata: ["error": "\(error)"])
+                logger.error("liveness pass failed", metadata: ["error": "\(logDescription(of: error))"])
             }
             await signal.wait(upTo: .seconds(1))
         }

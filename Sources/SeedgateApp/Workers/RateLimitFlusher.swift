@@ -14,7 +14,7 @@ package struct RateLimitFlusher: Service {
 
     package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do { try await limiter.flush() } catch { logger.warning("rate-limit flush failed", metadata: ["error": "\(error)"]) }
+            do { try await limiter.flush() } catch { logger.warning("rate-limit flush failed", metadata: ["error": "\(logDescription(of: error))"]) }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
         }
         try? await limiter.flush()

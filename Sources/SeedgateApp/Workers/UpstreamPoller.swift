@@ -80,7 +80,7 @@ public struct UpstreamPoller: Service {
                     channel: channel, owner: owner, lease: .seconds(120), limit: Self.perCall - tasks.count % Self.perCall
                 )
             } catch {
-                logger.warning("could not fill a status list call", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                logger.warning("could not fill a status list call", metadata: ["channel": "\(channel)", "error": "\(logDescription(of: error))"])
             }
         }
         await withTaskGroup(of: Void.self) { group in

@@ -114,7 +114,7 @@ public struct RetentionSweeper: Service {
             do {
                 try await sweep()
             } catch {
-                logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+                logger.error("retention sweep failed", metadata: ["error": "\(logDescription(of: error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
         }

@@ -31,7 +31,7 @@ package struct WorkLoop: Sendable {
                             } catch is CancellationError {
                                 return
                             } catch {
-                                logger.error("\(name) error", metadata: ["error": "\(error)"])
+                                logger.error("\(name) error", metadata: ["error": "\(logDescription(of: error))"])
                                 try? await Task.sleep(for: .seconds(1))
                             }
                         }

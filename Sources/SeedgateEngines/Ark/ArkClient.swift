@@ -9,8 +9,9 @@ import SeedgateSupport
 
 /// Why an upstream call did not go through.
 public enum ArkError: Error, Sendable, Equatable {
-    /// The upstream did not take the request: no connection, a timeout, a 5xx or a 429. Nothing was
-    /// accepted, so the same request may go to another channel. `rateLimited` means slow down.
+    /// The upstream did not take the request, as far as the answer shows: no connection, a timeout, a
+    /// 5xx or a 429. The same request may go to another channel, though after a timeout upstream may
+    /// have taken it all the same (README, Upstream channels). `rateLimited` means slow down.
     case unavailable(String, rateLimited: Bool = false, retryAfter: Int? = nil)
     /// The upstream refused the request itself (4xx): trying elsewhere will not help.
     case rejected(status: Int, code: String, message: String)

@@ -63,7 +63,7 @@ extension ArkRelay {
             try await store.reschedulePolls(checks, owner: owner)
         } catch {
             // Their leases run out and the next pass checks them again.
-            logger.error("could not record status checks", metadata: ["tasks": "\(checks.count)", "error": "\(error)"])
+            logger.error("could not record status checks", metadata: ["tasks": "\(checks.count)", "error": "\(logDescription(of: error))"])
         }
     }
 

@@ -146,7 +146,7 @@ extension ArkRelay {
                 return try await write()
             } catch {
                 guard ContinuousClock.now < giveUp, !Task.isCancelled else { throw error }
-                logger.warning("could not \(what); trying again", metadata: ["task": "\(task.id)", "error": "\(error)"])
+                logger.warning("could not \(what); trying again", metadata: ["task": "\(task.id)", "error": "\(logDescription(of: error))"])
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(2))
             }

@@ -94,7 +94,7 @@ public struct ArkRelay: Sendable {
                 logger.info("upstream task ended", metadata: ["task": "\(task.id)", "code": "\(failure.code)", "recorded": "\(recorded)"])
             }
         } catch {
-            logger.error("could not record an upstream task's end", metadata: ["task": "\(task.id)", "error": "\(error)"])
+            logger.error("could not record an upstream task's end", metadata: ["task": "\(task.id)", "error": "\(logDescription(of: error))"])
         }
     }
 }

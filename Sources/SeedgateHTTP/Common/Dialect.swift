@@ -77,9 +77,7 @@ package struct DialectErrorMiddleware<Context: RequestContext>: RouterMiddleware
     /// The name of the first query parameter whose name or value decodes to text holding NUL (`%00`);
     /// every route's query is checked here, as `JSONFields` checks every body's strings.
     package static func parameterHoldingNUL(_ query: String) -> String? {
-        guard query.utf8.contains(0) || query.range(of: "%00") != nil else { return nil }
-        for pair in query.split(separator: "&") {
-            guard pair.utf8.contains(0) || pair.range(of: "%00") != nil else { continue }
+        for pair in query.split(separator: "&") where pair.utf8.contains(0) || pair.contains("%00") {
             let name = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let decoded = (name.removingPercentEncoding ?? name).filter { $0 != "\0" }
             return decoded.isEmpty ? "query" : String(decoded.prefix(80))

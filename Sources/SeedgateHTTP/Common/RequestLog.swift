@@ -90,24 +90,25 @@ package struct RequestLogMiddleware<Context: TracedRequestContext>: RouterMiddle
 /// The path as the access line shows it. A token in a path (the person's verification page, upstream's
 /// callback) opens what it names to whoever reads it, so its place shows `{token}` instead. Judged by
 /// the path, not by the route it matched: a link preview's HEAD, or any method the route does not take,
-/// matches no route and still carries the token.
+/// matches no route and still carries the token. Read as the router reads it (any case; empty parts,
+/// as in `//verify/...`, skipped), and shown as read.
 package enum AccessLogPath {
     package static func shown(_ path: String) -> String {
-        // Most paths are neither, and are seen at once not to be (a short string, no allocation).
-        let head = path.prefix(10).lowercased()
-        guard head.hasPrefix("/verify/") || head.hasPrefix("/upstream/") else { return path }
-        var parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        // Most paths start with neither route's first part, and are seen at once not to (no split).
+        let start = path.drop { $0 == "/" }
+        guard secretPaths.contains(where: { start.prefix($0[0].count).lowercased() == $0[0] }) else { return path }
+        var parts = path.split(separator: "/")
         for template in secretPaths where template.count <= parts.count {
-            let matches = zip(template, parts).allSatisfy { name, part in name.hasPrefix("{") || name == part.lowercased() }
+            let matches = zip(template, parts).allSatisfy { name, part in name.hasPrefix(":") || name == part.lowercased() }
             guard matches else { continue }
-            for (index, name) in template.enumerated() where name == "{token}" { parts[index] = name }
-            return parts.joined(separator: "/")
+            for (index, name) in template.enumerated() where name == ":token" { parts[index] = "{token}" }
+            return "/" + parts.joined(separator: "/")
         }
         return path
     }
 
     /// The paths that carry a secret, as their routes are written.
-    private static let secretPaths: [[Substring]] = ["/verify/{token}", "/upstream/ark/{task}/{token}"].map {
-        $0.split(separator: "/", omittingEmptySubsequences: false)
-    }
+    private static let secretPaths: [[Substring]] = [
+        "\(VerifyPageRoutes.path.group)/\(VerifyPageRoutes.path.page)", UpstreamCallbackRoutes.path,
+    ].map { $0.split(separator: "/") }
 }

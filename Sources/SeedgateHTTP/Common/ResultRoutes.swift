@@ -76,7 +76,7 @@ package struct ResultRoutes {
         do {
             return try await call()
         } catch {
-            context.logger.error("could not read a result file from the blob store", metadata: ["key": "\(key)", "error": "\(error)"])
+            context.logger.error("could not read a result file from the blob store", metadata: ["key": "\(key)", "error": "\(logDescription(of: error))"])
             throw SeedgateError(.serviceUnavailable, code: "file_store_unavailable", message: "the file store did not answer; try again shortly", retryAfter: 5)
         }
     }

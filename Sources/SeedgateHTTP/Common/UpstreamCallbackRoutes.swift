@@ -10,8 +10,11 @@ package struct UpstreamCallbackRoutes {
     package let store: any UpstreamStore
     package let signal: WorkSignal
 
+    /// The callback's path; its token opens the task's check to whoever has it (`AccessLogPath`).
+    package static let path = "upstream/ark/:task/:token"
+
     package func register(on router: Router<AppRequestContext>) {
-        router.post("upstream/ark/:task/:token") { _, context in
+        router.post(RouterPath(Self.path)) { _, context in
             let task = try context.parameters.require("task")
             let token = try context.parameters.require("token")
             guard try await store.wakeUpstreamTask(taskID: task, token: token) else {

@@ -203,7 +203,7 @@ package struct ConsoleRoutes: Sendable {
             }
             return errorPage(visit, status: error.status, title: title, message: error.message)
         } catch {
-            logger.error("console page failed", metadata: ["error": "\(error)", "path": "\(visit.path)"])
+            logger.error("console page failed", metadata: ["error": "\(logDescription(of: error))", "path": "\(visit.path)"])
             return errorPage(visit, status: .internalServerError, title: visit.strings["error"] ?? "", message: "the page could not be made; the error is in the server's log")
         }
     }

@@ -31,15 +31,18 @@ package struct VerifyPageRoutes: Sendable {
     /// An image's limit (seed 000: under 30 MB) and room for the form's own lines.
     static let maxBody = MediaRequirements.maxBytes(for: .image) + 64 * 1024
 
+    /// The person's page: its token opens the session to whoever has it (`AccessLogPath`).
+    package static let path = (group: "verify", page: ":token")
+
     package func register(on router: Router<AppRequestContext>) {
-        let group = router.group("verify").add(middleware: ConsoleHeadersMiddleware())
-        group.get(":token") { request, context in
+        let group = router.group(RouterPath(Self.path.group)).add(middleware: ConsoleHeadersMiddleware())
+        group.get(RouterPath(Self.path.page)) { request, context in
             let token = try context.parameters.require("token")
             let session = try await liveness.open(token: token)
             if let link = session?.upstreamLink { return Response(status: .seeOther, headers: [.location: link]) }
             return page(request, token: token, session: session)
         }
-        group.post(":token") { request, context in
+        group.post(RouterPath(Self.path.page)) { request, context in
             let token = try context.parameters.require("token")
             guard let session = try await liveness.store.livenessSession(token: token, keyID: nil),
                   session.status(at: liveness.store.clock.now) == .pending, session.upstreamToken == nil
